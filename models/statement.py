@@ -1,0 +1,144 @@
+"""A statement: named fields, each with a normalised value and the evidence it came from.
+
+The JSON shape is the contract in ``shared/statement-fields.md``. A field that was not heard is
+absent from ``fields`` and, when the template needs it, named in a ``missing_required`` flag:
+never an empty string or a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from models.transcript import Transcript
+
+
+class Template(StrEnum):
+    """The kinds of statement the service drafts."""
+
+    MG11 = "mg11"  # witness statement (CJ Act 1967 s.9, form MG11)
+    MISSING_PERSON = "missing_person"  # missing person report
+
+
+# Every field name the extractor may fill, in the order a reader expects them.
+FIELD_NAMES: tuple[str, ...] = (
+    "witness.name",
+    "witness.age",
+    "witness.date_of_birth",
+    "witness.occupation",
+    "witness.address",
+    "witness.postcode",
+    "witness.phone",
+    "witness.email",
+    "incident.date",
+    "incident.time",
+    "incident.location",
+    "missing.name",
+    "missing.age",
+    "missing.last_seen_date",
+    "missing.last_seen_time",
+    "missing.last_seen_location",
+    "missing.clothing",
+    "missing.height",
+)
+
+# Fields an officer must fill (or mark "not stated") before a statement can be confirmed.
+REQUIRED_FIELDS: dict[Template, tuple[str, ...]] = {
+    Template.MG11: ("witness.name", "incident.date", "incident.location"),
+    Template.MISSING_PERSON: (
+        "witness.name",
+        "missing.name",
+        "missing.last_seen_date",
+        "missing.last_seen_location",
+        "missing.clothing",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One filled field.
+
+    ``value`` is the normal form (see the contract); ``text`` is the span as transcribed, and
+    ``start_char``/``end_char`` locate it in the transcript text so a reviewer can see and hear
+    where it came from. ``start_s``/``end_s`` are null when the input was text. ``source`` says
+    which mechanism found it (``rule``, ``ner``, ...).
+    """
+
+    value: str | int
+    text: str
+    start_char: int
+    end_char: int
+    confidence: float
+    source: str
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str
+    start_char: int
+    end_char: int
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    registration: str
+    start_char: int
+    end_char: int
+    make: str | None = None
+    model: str | None = None
+    colour: str | None = None
+
+
+@dataclass(frozen=True)
+class Weapon:
+    value: str
+    start_char: int
+    end_char: int
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something the officer must look at: ``missing_required``, ``low_confidence``,
+    ``no_speech``, ``interpreter_check``, ..."""
+
+    kind: str
+    reason: str
+    field: str | None = None
+
+
+@dataclass
+class Statement:
+    template: Template
+    statement_date: date
+    narrative: str
+    fields: dict[str, Field] = field(default_factory=dict)
+    persons: list[Person] = field(default_factory=list)
+    vehicles: list[Vehicle] = field(default_factory=list)
+    weapons: list[Weapon] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    transcript: Transcript | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract JSON. ``transcript`` is absent when the input was text."""
+        out: dict[str, Any] = {
+            "template": self.template.value,
+            "statement_date": self.statement_date.isoformat(),
+        }
+        if self.transcript is not None:
+            out["transcript"] = self.transcript.to_dict()
+        out["fields"] = {
+            name: asdict(self.fields[name]) for name in FIELD_NAMES if name in self.fields
+        }
+        out["persons"] = [asdict(p) for p in self.persons]
+        out["vehicles"] = [asdict(v) for v in self.vehicles]
+        out["weapons"] = [asdict(w) for w in self.weapons]
+        out["narrative"] = self.narrative
+        out["flags"] = [asdict(f) for f in self.flags]
+        return out
