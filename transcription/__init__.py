@@ -1,0 +1,1 @@
+"""Audio in, Transcript out: decoding, VAD, Whisper engines, model provisioning."""
