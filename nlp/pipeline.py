@@ -1,0 +1,156 @@
+"""The spaCy pipeline: the packaged English model plus the statement components.
+
+After ``en_core_web_sm``'s own components the pipeline runs:
+
+``vehicle_brand_ruler`` (EntityRuler, before ``ner``)
+    claims vehicle makes with their model ("Vauxhall Corsa" → ``VEHICLE``) and clothing brands
+    ("Stone Island" → ``BRAND``), which the statistical NER otherwise tags as PERSON or GPE.
+``place_ruler`` (EntityRuler, after ``ner``)
+    adds the towns of ``data/towns.txt`` as ``GPE`` where NER found nothing there.
+``cue_ruler`` (SpanRuler → ``doc.spans["cues"]``)
+    the phrases that introduce a field ("my name is", "I live at", "was wearing"), from
+    ``data/patterns/cues.jsonl``.
+``lexicon_ruler`` (SpanRuler → ``doc.spans["lexicon"]``)
+    weapons, clothing and colours from the word lists.
+``statement_mentions`` (→ ``doc.spans["mentions"]``)
+    spoken values: phone numbers, postcodes, registrations, emails, times, dates, heights.
+
+Field rules (:mod:`nlp.rules`) read these span groups; they do not run matchers themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import spacy
+from spacy.language import Language
+from spacy.pipeline import EntityRuler, SpanRuler
+from spacy.tokens import Doc
+
+from nlp import lexicons
+from nlp.errors import ExtractionError
+from nlp.mentions import find_mentions
+
+CUES = "cues"
+LEXICON = "lexicon"
+MENTIONS = "mentions"
+
+VEHICLE = "VEHICLE"
+BRAND = "BRAND"
+WEAPON = "WEAPON"
+CLOTHING = "CLOTHING"
+COLOUR = "COLOUR"
+
+
+class MentionFinder:
+    """Marks spoken values (see :mod:`nlp.mentions`) as spans labelled ``PHONE``, ``POSTCODE``,
+    ``REGISTRATION``, ``EMAIL``, ``TIME``, ``DATE`` or ``HEIGHT``."""
+
+    def __init__(self, spans_key: str) -> None:
+        self.spans_key = spans_key
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans = []
+        for mention in find_mentions(doc.text):
+            # "expand": a value may end inside a token ("LY63" is one token, "LY" one letter)
+            span = doc.char_span(
+                mention.start, mention.end, label=mention.label, alignment_mode="expand"
+            )
+            if span is not None:
+                spans.append(span)
+        doc.spans[self.spans_key] = spans
+        return doc
+
+
+@Language.factory(
+    "statement_mentions",
+    assigns=["doc.spans"],
+    default_config={"spans_key": MENTIONS},
+)
+def make_statement_mentions(nlp: Language, name: str, spans_key: str) -> MentionFinder:
+    return MentionFinder(spans_key)
+
+
+def _token_pattern(nlp: Language, phrase: str) -> list[dict[str, Any]]:
+    """Exact-spelling token pattern for a phrase, split the way the tokenizer splits it."""
+    return [{"ORTH": t.text} for t in nlp.make_doc(phrase)]
+
+
+def _vehicle_and_brand_patterns(nlp: Language) -> list[dict[str, Any]]:
+    patterns: list[dict[str, Any]] = []
+    for make in lexicons.words("vehicle_makes"):
+        # the make and up to two capitalised model words: "Ford Transit Custom", "Kia Picanto"
+        model = [{"IS_TITLE": True, "IS_SENT_START": False, "OP": "?"}] * 2
+        patterns.append({"label": VEHICLE, "pattern": _token_pattern(nlp, make) + model})
+    for brand in lexicons.words("clothing_brands"):
+        patterns.append({"label": BRAND, "pattern": _token_pattern(nlp, brand)})
+    return patterns
+
+
+def _lexicon_patterns(nlp: Language) -> list[dict[str, Any]]:
+    patterns: list[dict[str, Any]] = []
+    for label, name in ((WEAPON, "weapons"), (CLOTHING, "clothing"), (COLOUR, "colours")):
+        for phrase in lexicons.words(name):
+            words = [t.lower_ for t in nlp.make_doc(phrase)]
+            head = [{"LOWER": w} for w in words[:-1]]
+            # the last word by spelling or by lemma, so "knives" finds "knife"
+            patterns.append({"label": label, "pattern": [*head, {"LOWER": words[-1]}]})
+            patterns.append({"label": label, "pattern": [*head, {"LEMMA": words[-1]}]})
+    return patterns
+
+
+def build_pipeline(spacy_model: str) -> Language:
+    """Load ``spacy_model`` and add the statement components. Raises :class:`ExtractionError`
+    (``code="spacy_model_missing"``) when the model package is not installed."""
+    try:
+        nlp = spacy.load(spacy_model)
+    except OSError as exc:
+        package = spacy_model.replace("_", "-")
+        raise ExtractionError(
+            "spacy_model_missing",
+            f"spaCy model {spacy_model!r} is not installed: install the Python package "
+            f"{package} (pip install {package}); spacy download needs the internet and is not "
+            "used here",
+        ) from exc
+
+    vehicles = cast(
+        EntityRuler,
+        nlp.add_pipe(
+            "entity_ruler", name="vehicle_brand_ruler", before="ner", config={"validate": True}
+        ),
+    )
+    vehicles.add_patterns(_vehicle_and_brand_patterns(nlp))
+
+    places = cast(
+        EntityRuler,
+        nlp.add_pipe(
+            "entity_ruler", name="place_ruler", after="ner", config={"overwrite_ents": False}
+        ),
+    )
+    places.add_patterns(
+        [{"label": "GPE", "pattern": _token_pattern(nlp, t)} for t in lexicons.words("towns")]
+    )
+
+    # Cue patterns have optional words ("my phone [number] [is]"): keep the longest of
+    # overlapping matches so each cue is one span.
+    cues = cast(
+        SpanRuler,
+        nlp.add_pipe(
+            "span_ruler",
+            name="cue_ruler",
+            config={
+                "spans_key": CUES,
+                "validate": True,
+                "spans_filter": {"@misc": "spacy.first_longest_spans_filter.v1"},
+            },
+        ),
+    )
+    cues.add_patterns(lexicons.patterns("cues"))
+
+    lexicon = cast(
+        SpanRuler, nlp.add_pipe("span_ruler", name="lexicon_ruler", config={"spans_key": LEXICON})
+    )
+    lexicon.add_patterns(_lexicon_patterns(nlp))
+
+    nlp.add_pipe("statement_mentions")
+    return nlp

@@ -1,0 +1,195 @@
+"""What the field rules share: the parsed statement, what has been found so far, and small
+helpers for reading spans (cues, mentions, names) out of the spaCy ``Doc``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from spacy.tokens import Doc, Span, Token
+
+from models.statement import Person, Template, Vehicle, Weapon
+from nlp import lexicons
+from nlp.normalise import MONTHS, WEEKDAYS, day_part
+from nlp.pipeline import BRAND, CUES, LEXICON, MENTIONS, VEHICLE
+
+# How much a value found each way is trusted when there is no audio to say otherwise.
+RULE = 0.9  # a cue phrase and a value that parsed ("my mobile is" + eleven digits)
+NER = 0.8  # spaCy's statistical entities
+INFERRED = 0.6  # taken from elsewhere in the statement ("at number five" + the witness's street)
+WEAK = 0.5  # a town alone where a street would be expected
+
+_EDGE = frozenset(" \t\n,;:.!?")
+# Hesitations a speaker puts before a value ("my name is, erm, Sarah").
+FILLERS = frozenset({"erm", "um", "umm", "er", "uh", "uhm", "ah"})
+
+
+@dataclass(frozen=True)
+class Found:
+    """A field value and the characters of the text it was read from."""
+
+    value: str | int
+    start: int
+    end: int
+    source: str = "rule"
+    confidence: float = RULE
+
+
+@dataclass
+class Context:
+    doc: Doc
+    template: Template
+    statement_date: date
+    fields: dict[str, Found] = field(default_factory=dict)
+    persons: list[Person] = field(default_factory=list)
+    vehicles: list[Vehicle] = field(default_factory=list)
+    weapons: list[Weapon] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.doc.text
+
+    # -------------------------------------------------------------------------- span groups
+    def cues(self, *labels: str) -> list[Span]:
+        return [s for s in self.doc.spans[CUES] if s.label_ in labels]
+
+    def mentions(self, *labels: str) -> list[Span]:
+        return [s for s in self.doc.spans[MENTIONS] if s.label_ in labels]
+
+    def lexicon(self, *labels: str) -> list[Span]:
+        return [s for s in self.doc.spans[LEXICON] if s.label_ in labels]
+
+    def add(self, name: str, found: Found | None) -> bool:
+        """Record a field unless it is already filled (rules run best-first). The evidence is
+        trimmed of spaces and punctuation at its ends: a span that spaCy's tokens widened to
+        "D A." is evidence "D A"."""
+        if found is None or name in self.fields:
+            return False
+        start, end = self.tighten(found.start, found.end)
+        self.fields[name] = replace(found, start=start, end=end)
+        return True
+
+    def tighten(self, start: int, end: int) -> tuple[int, int]:
+        """``[start, end)`` without spaces and punctuation at its ends."""
+        while start < end and self.text[start] in _EDGE:
+            start += 1
+        while end > start and self.text[end - 1] in _EDGE:
+            end -= 1
+        return start, end
+
+    def overlaps_field(self, start: int, end: int, *names: str) -> bool:
+        """Whether ``[start, end)`` overlaps the evidence of one of the named fields (all when
+        none are named)."""
+        for name, f in self.fields.items():
+            if (not names or name in names) and start < f.end and f.start < end:
+                return True
+        return False
+
+    # -------------------------------------------------------------------------- positions
+    def token_at(self, char: int) -> Token | None:
+        """The first non-space token starting at or after ``char``."""
+        for token in self.doc:
+            if token.idx + len(token) > char and not token.is_space:
+                return token
+        return None
+
+    def sentence_at(self, char: int) -> Span:
+        token = self.token_at(char)
+        if token is None:
+            return self.doc[len(self.doc) - 1 :].sent if len(self.doc) else self.doc[:]
+        return token.sent
+
+    def first_after(
+        self, spans: list[Span], char: int, *, within: int | None = None
+    ) -> Span | None:
+        """The first span starting at or after ``char`` (and at most ``within`` characters
+        later)."""
+        for span in sorted(spans, key=lambda s: s.start_char):
+            if span.start_char >= char:
+                if within is not None and span.start_char - char > within:
+                    return None
+                return span
+        return None
+
+    def day_part_near(self, span: Span) -> str | None:
+        """The part of the day ("night", "morning", ...) said nearest to ``span`` in its
+        sentence, so "last night, at about quarter to twelve" reads as 23:45."""
+        sent = span.sent
+        best: tuple[int, str] | None = None
+        for m in re.finditer(r"\b(?:morning|afternoon|evening|night|tonight)\b", sent.text, re.I):
+            part = day_part(m.group())
+            if part is None:
+                continue
+            at = sent.start_char + m.start()
+            distance = span.start_char - at if at < span.start_char else at - span.end_char
+            if best is None or distance < best[0]:
+                best = (distance, part)
+        return best[1] if best else None
+
+
+# ------------------------------------------------------------------------------------ names
+_NOT_NAMES = frozenset(
+    {"I", "Im", "The", "A", "An", "And", "But", "He", "She", "They", "We", "It", "My", "His",
+     "Her", "Our", "Their", "That", "This", "Then", "There", "When", "So", "Yes", "No", "Sorry",
+     "Erm", "Um", "Er", "Mr", "Mrs", "Ms", "Miss", "Dr", "Police", "PC", "DC", "Officer"}
+)  # fmt: skip
+_NAME_WORD_RE = re.compile(r"[A-Z][A-Za-z]*(?:['’][A-Z][A-Za-z]+)?|[A-Z]['’][A-Z][a-z]+")
+
+
+def is_name_word(token: Token) -> bool:
+    """A word that can be part of a person's name as Whisper or a typist writes it."""
+    text = token.text
+    if len(text) < 2 or not _NAME_WORD_RE.fullmatch(text) or text.isupper():
+        return False
+    if text in _NOT_NAMES or text.lower() in MONTHS or text.lower() in WEEKDAYS:
+        return False
+    return token.ent_type_ not in {VEHICLE, BRAND}
+
+
+def name_at(doc: Doc, char: int, *, max_words: int = 4) -> Span | None:
+    """The name that starts at ``char`` (after spaces, commas and "erm"): capitalised words, with
+    hyphenated names kept whole ("Mary-Jane Watts"). ``None`` if no name starts there."""
+    i = next((t.i for t in doc if t.idx >= char and not t.is_space), len(doc))
+    while i < len(doc) and (doc[i].text in {",", ":", "-"} or doc[i].lower_ in FILLERS):
+        i += 1
+    j, words = i, 0
+    while j < len(doc) and words < max_words:
+        token = doc[j]
+        if is_name_word(token):
+            j, words = j + 1, words + 1
+            continue
+        # "Mary-Jane": the tokenizer splits the hyphen off; keep it when nothing is spaced
+        if (
+            token.text in {"-", "‐"}
+            and words
+            and not doc[j - 1].whitespace_
+            and not token.whitespace_
+            and j + 1 < len(doc)
+            and is_name_word(doc[j + 1])
+        ):
+            j += 1
+            continue
+        break
+    return doc[i:j] if words else None
+
+
+def name_tokens(name: str) -> set[str]:
+    return {w.lower() for w in re.split(r"[\s\-]+", name) if w}
+
+
+# ------------------------------------------------------------------------------------ lexicons
+def harm_in(sentence: Span) -> bool:
+    """Whether a sentence says something was used to hurt, threaten or damage."""
+    # verbs only: "to glass someone" is a threat, "she wears glasses" is not
+    lemmas = {t.lemma_.lower() for t in sentence if t.pos_ in {"VERB", "AUX", "ADJ", "ADV"}}
+    # phrases by spelling and by lemma: "in his hand", "pulled out" (= "pull out")
+    said = " " + " ".join(t.lower_ for t in sentence) + " "
+    lemmatised = " " + " ".join(t.lemma_.lower() for t in sentence) + " "
+    for entry in lexicons.words("harm_words"):
+        if " " in entry:
+            if f" {entry} " in said or f" {entry} " in lemmatised:
+                return True
+        elif entry in lemmas:
+            return True
+    return False
