@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from workflow.pipeline import StatementPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -54,7 +58,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def faster_pipeline(data_dir: Path):  # type: ignore[no-untyped-def]
+def faster_pipeline(data_dir: Path) -> StatementPipeline:
     """faster-whisper with tiny.en at float32: loaded once for the whole session."""
     from workflow.pipeline import StatementPipeline
     from workflow.settings import Settings
@@ -63,7 +67,7 @@ def faster_pipeline(data_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def openai_pipeline(data_dir: Path):  # type: ignore[no-untyped-def]
+def openai_pipeline(data_dir: Path) -> StatementPipeline:
     """openai-whisper on the checkpoint converted from the same tiny.en weights, float32."""
     from workflow.pipeline import StatementPipeline
     from workflow.settings import Settings

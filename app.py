@@ -1,0 +1,256 @@
+"""The ``voice-statement`` command line (and, in a later issue, the FastAPI application).
+
+    voice-statement transcribe AUDIO [--template T] [--statement-date D] [--json | --format F]
+    voice-statement extract --text-file F [--template T] [--statement-date D] [--json]
+    voice-statement models [--json]
+
+Bad input gets one line on stderr naming the problem and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transcription.engines import ProgressCallback
+
+EXIT_BAD_INPUT = 2
+# Recordings longer than this show progress on stderr.
+PROGRESS_AFTER_S = 60.0
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from exc
+
+
+def _language(text: str) -> str | None:
+    return None if text == "auto" else text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voice-statement",
+        description="Turn a spoken witness statement into a structured draft, offline.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def statement_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--template",
+            choices=["mg11", "missing_person"],
+            default="mg11",
+            help="statement template (default mg11, the witness statement)",
+        )
+        p.add_argument(
+            "--statement-date",
+            type=_iso_date,
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="date the statement is taken; relative dates resolve against it (default today)",
+        )
+
+    t = commands.add_parser("transcribe", help="transcribe a recording and draft the statement")
+    t.add_argument(
+        "audio", type=Path, metavar="AUDIO", help="m4a, webm, ogg, mp3, wav, flac or 3gp recording"
+    )
+    statement_options(t)
+    t.add_argument(
+        "--engine",
+        choices=["faster-whisper", "openai-whisper"],
+        default=None,
+        help="speech engine (default faster-whisper)",
+    )
+    t.add_argument(
+        "--model",
+        default=None,
+        help="tiny.en (default), base (multilingual), a path, or an official name",
+    )
+    t.add_argument(
+        "--language",
+        type=_language,
+        default="en",
+        help="language spoken: en (default), a code such as pl, or auto to detect",
+    )
+    t.add_argument(
+        "--task",
+        choices=["transcribe", "translate"],
+        default="transcribe",
+        help="translate: give the English translation (multilingual models)",
+    )
+    t.add_argument("--beam-size", type=int, default=None, help="beam size (default 5)")
+    t.add_argument(
+        "--compute-type",
+        default=None,
+        help="float32 (default), int8 (faster-whisper), float16 (GPU)",
+    )
+    t.add_argument(
+        "--no-vad", action="store_true", help="transcribe the whole recording, silence included"
+    )
+    t.add_argument(
+        "--vocabulary",
+        type=Path,
+        default=None,
+        help="file of place names and terms to bias spelling (one a line)",
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    out = t.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the statement JSON on stdout")
+    out.add_argument(
+        "--format",
+        choices=["txt", "srt", "vtt"],
+        default=None,
+        help="print only the transcript, as plain text or subtitles",
+    )
+
+    e = commands.add_parser("extract", help="draft the statement from a text transcript")
+    e.add_argument(
+        "--text-file",
+        type=Path,
+        required=True,
+        metavar="F",
+        help="UTF-8 text of the statement ('-' for standard input)",
+    )
+    statement_options(e)
+    e.add_argument("--json", action="store_true", help="print the statement JSON on stdout")
+
+    m = commands.add_parser("models", help="list the Whisper models available and where")
+    m.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from workflow.settings import Settings
+
+    overrides = {
+        "engine": getattr(args, "engine", None),
+        "model": getattr(args, "model", None),
+        "beam_size": getattr(args, "beam_size", None),
+        "compute_type": getattr(args, "compute_type", None),
+        "vocabulary_file": getattr(args, "vocabulary", None),
+    }
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _progress_printer(quiet: bool) -> Any:
+    def on_decoded(duration_s: float) -> ProgressCallback | None:
+        if quiet or duration_s < PROGRESS_AFTER_S:
+            return None
+        started = time.monotonic()
+        print(f"voice-statement: transcribing {duration_s:.0f} s of audio", file=sys.stderr)
+
+        def progress(speech_done_s: float) -> None:
+            elapsed = time.monotonic() - started
+            print(
+                f"voice-statement: {speech_done_s:.0f} s of speech transcribed "
+                f"({elapsed:.0f} s elapsed)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        return progress
+
+    return on_decoded
+
+
+def _read_text(path: Path) -> str:
+    from nlp import ExtractionError
+
+    if str(path) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ExtractionError("not_found", f"{path}: no such file") from exc
+        except UnicodeDecodeError as exc:
+            raise ExtractionError("not_text", f"{path}: not UTF-8 text") from exc
+        except IsADirectoryError as exc:
+            raise ExtractionError("not_found", f"{path}: is a directory, not a file") from exc
+    if not text.strip():
+        raise ExtractionError("empty_text", f"{path}: the text is empty")
+    return text
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    from models import Template
+    from workflow.pipeline import StatementPipeline, TranscribeRequest
+    from workflow.render import render_srt, render_statement, render_txt, render_vtt
+
+    pipeline = StatementPipeline(_settings(args))
+    request = TranscribeRequest(language=args.language, task=args.task, use_vad=not args.no_vad)
+    transcript = pipeline.transcribe(args.audio, request, on_decoded=_progress_printer(args.quiet))
+    if args.format:
+        render = {"txt": render_txt, "srt": render_srt, "vtt": render_vtt}[args.format]
+        sys.stdout.write(render(transcript))
+        return 0
+    statement = pipeline.draft(
+        transcript,
+        template=Template(args.template),
+        statement_date=args.statement_date or date.today(),
+    )
+    if args.json:
+        print(json.dumps(statement.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_statement(statement))
+    return 0
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from models import Template
+    from workflow.pipeline import StatementPipeline
+    from workflow.render import render_statement
+
+    text = _read_text(args.text_file)
+    statement = StatementPipeline(_settings(args)).extract_text(
+        text,
+        template=Template(args.template),
+        statement_date=args.statement_date or date.today(),
+    )
+    if args.json:
+        print(json.dumps(statement.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_statement(statement))
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from transcription.provisioning import ModelStore
+
+    settings = _settings(args)
+    rows = ModelStore(settings.data_dir).available()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']}\t{row['status']}\t{row['languages']}\t{row['engines']}")
+        print(f"\tsource: {row['source']}")
+        if row["where"]:
+            print(f"\twhere:  {row['where']}")
+    print(f"data directory: {settings.data_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nlp import ExtractionError
+    from transcription.errors import TranscriptionError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"transcribe": run_transcribe, "extract": run_extract, "models": run_models}
+    try:
+        return handlers[args.command](args)
+    except (TranscriptionError, ExtractionError) as exc:
+        print(f"voice-statement: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

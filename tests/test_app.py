@@ -1,0 +1,274 @@
+"""The voice-statement command line, end to end, with the real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import app
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(pcm.tobytes())
+    return path
+
+
+def encode_mp3(source: Path, target: Path) -> Path:
+    import av
+
+    from transcription.audio import decode_audio
+
+    samples = decode_audio(source).samples
+    with av.open(str(target), "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=16_000)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :], format="fltp", layout="mono")
+        frame.sample_rate = 16_000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return target
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = app.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.slow
+def test_transcribe_json_follows_the_contract(
+    jfk_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        ["transcribe", str(jfk_path), "--json", "--statement-date", "2026-11-20"], capsys
+    )
+    assert code == 0, err
+    statement = json.loads(out)
+    assert statement["template"] == "mg11"
+    assert statement["statement_date"] == "2026-11-20"
+    transcript = statement["transcript"]
+    assert "ask not what your country can do for you" in transcript["text"].lower()
+    assert transcript["language"] == "en"
+    assert 10.5 < transcript["duration_s"] < 11.5
+    assert (
+        transcript["audio"]["sha256"]
+        == __import__("hashlib").sha256(jfk_path.read_bytes()).hexdigest()
+    )
+    segment = transcript["segments"][0]
+    assert {"start", "end", "text", "avg_logprob", "no_speech_prob", "words"} <= set(segment)
+    assert {"word", "start", "end", "probability"} == set(segment["words"][0])
+    assert {"fields", "persons", "vehicles", "weapons", "narrative", "flags"} <= set(statement)
+    # No name was said: the field is absent and flagged, not guessed.
+    assert "witness.name" not in statement["fields"]
+    assert any(
+        f["kind"] == "missing_required" and f["field"] == "witness.name" for f in statement["flags"]
+    )
+
+
+@pytest.mark.slow
+def test_transcribe_statement_fixture_fills_fields_with_audio_evidence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    audio = REPO / "tests" / "fixtures" / "audio" / "mg11_assault.ogg"
+    code, out, err = run(
+        ["transcribe", str(audio), "--json", "--statement-date", "2026-11-20"], capsys
+    )
+    assert code == 0, err
+    statement = json.loads(out)
+    fields = statement["fields"]
+    assert fields["witness.name"]["value"] == "Sarah Jane Holloway"
+    name = fields["witness.name"]
+    assert statement["transcript"]["text"][name["start_char"] : name["end_char"]] == name["text"]
+    assert name["start_s"] is not None and name["end_s"] > name["start_s"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["txt", "srt", "vtt"])
+def test_transcript_formats(jfk_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["transcribe", str(jfk_path), "--format", fmt], capsys)
+    assert code == 0
+    assert "country" in out
+    if fmt == "srt":
+        assert out.startswith("1\n00:00:00,")
+        assert " --> " in out
+    elif fmt == "vtt":
+        assert out.startswith("WEBVTT\n\n00:00:00.")
+
+
+@pytest.mark.slow
+def test_readable_statement_names_what_is_missing(
+    jfk_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["transcribe", str(jfk_path)], capsys)
+    assert code == 0
+    assert "DRAFT" in out
+    assert "[missing_required] witness.name" in out
+    assert "ask not what your country can do for you" in out
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path: Path, jfk_path: Path) -> dict[str, Path]:
+    text = tmp_path / "notes.wav"
+    text.write_text("This is a text file, not a recording.\n")
+    empty = tmp_path / "empty.m4a"
+    empty.write_bytes(b"")
+    noise = tmp_path / "noise.ogg"
+    noise.write_bytes(np.random.default_rng(3).bytes(50_000))
+    short = write_wav(tmp_path / "click.wav", np.zeros(1_600, dtype=np.float32))
+    whole = encode_mp3(jfk_path, tmp_path / "whole.mp3")
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return {
+        "empty_file": empty,
+        "not_audio": text,
+        "random bytes": noise,
+        "too_short": short,
+        "truncated": truncated,
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("empty_file", "empty"),
+        ("not_audio", "not"),
+        ("random bytes", "not"),
+        ("too_short", "too short"),
+        ("truncated", "truncated"),
+    ],
+)
+def test_bad_audio_exits_2_with_one_line_naming_the_problem(
+    bad_inputs: dict[str, Path], case: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bad_inputs[case]
+    code, out, err = run(["transcribe", str(path), "--json"], capsys)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert message in err.lower()
+    assert path.name in err
+
+
+def test_missing_audio_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["transcribe", str(tmp_path / "nowhere.m4a")], capsys)
+    assert code == 2 and out == ""
+    assert "nowhere.m4a" in err
+
+
+def test_unknown_model_exits_2(jfk_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["transcribe", str(jfk_path), "--model", "enormous"], capsys)
+    assert code == 2
+    assert "enormous" in err
+
+
+def test_extract_from_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "statement.txt"
+    text.write_text(
+        "My name is Peter John Tweddle. I live at 9 Scotch Street, Carlisle. On Monday at "
+        "about half past nine in the morning I saw a man break the window of a shop on "
+        "English Street, Carlisle."
+    )
+    code, out, err = run(
+        ["extract", "--text-file", str(text), "--json", "--statement-date", "2026-11-20"], capsys
+    )
+    assert code == 0, err
+    statement = json.loads(out)
+    assert "transcript" not in statement
+    assert statement["fields"]["witness.name"]["value"] == "Peter John Tweddle"
+    assert statement["fields"]["witness.name"]["start_s"] is None
+
+
+@pytest.mark.parametrize("content", [None, "", "   \n"])
+def test_extract_refuses_missing_or_empty_text(
+    tmp_path: Path, content: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "statement.txt"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = run(["extract", "--text-file", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert "statement.txt" in err
+
+
+def test_bad_statement_date_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        app.main(["extract", "--text-file", "x.txt", "--statement-date", "20/11/2026"])
+    assert caught.value.code == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_models_lists_what_is_installed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["models", "--json"], capsys)
+    assert code == 0
+    names = {row["name"] for row in json.loads(out)}
+    assert {"tiny.en", "base"} <= names
+
+
+def _offline_command(argv: list[str], tmp_path: Path) -> list[str]:
+    """Run argv with no network: a fresh network namespace where we may make one, and in any
+    case with sockets refused inside Python (sitecustomize), so a fetch cannot succeed."""
+    site = tmp_path / "offline-site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import socket\n"
+        "def _refuse(*args, **kwargs):\n"
+        "    raise OSError('network disabled by the offline test')\n"
+        "socket.socket.connect = _refuse\n"
+        "socket.create_connection = _refuse\n"
+        "socket.getaddrinfo = _refuse\n"
+    )
+    command = [sys.executable, "-c", "import app, sys; sys.exit(app.main(sys.argv[1:]))", *argv]
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
+        command = [unshare, "-n", *command]
+    return command
+
+
+def test_the_offline_wrapper_really_cuts_the_network(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"
+        command = [*_offline_command([], tmp_path)[:-2], "-c", probe]
+        env = dict(os.environ, PYTHONPATH=str(tmp_path / "offline-site"))
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode != 0
+        # The same probe without the wrapper connects: the check above can fail.
+        assert subprocess.run([sys.executable, "-c", probe], timeout=60).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["faster-whisper", "openai-whisper"])
+def test_transcribe_works_with_networking_disabled(
+    engine: str, jfk_path: Path, tmp_path: Path
+) -> None:
+    command = _offline_command(
+        ["transcribe", str(jfk_path), "--json", "--engine", engine], tmp_path
+    )
+    env = dict(
+        os.environ, PYTHONPATH=f"{tmp_path / 'offline-site'}{os.pathsep}{REPO}", HF_HUB_OFFLINE="0"
+    )
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = json.loads(proc.stdout)["transcript"]["text"]
+    assert "ask not what your country can do for you" in text.lower()

@@ -1,0 +1,1 @@
+"""What composes the layers: audio → transcription → nlp → Statement, and its settings."""
