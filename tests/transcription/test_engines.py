@@ -8,20 +8,12 @@ import numpy as np
 import pytest
 
 from models import AudioInfo
+from tests.metrics import word_error_rate
 from transcription.audio import SAMPLE_RATE, DecodedAudio, decode_audio
 from transcription.errors import ModelError
 from workflow.pipeline import StatementPipeline, TranscribeRequest
 
 pytestmark = pytest.mark.slow
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """WER after Whisper's own English normaliser, as the acceptance criterion states."""
-    import jiwer
-    from whisper.normalizers import EnglishTextNormalizer
-
-    normalise = EnglishTextNormalizer()
-    return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
 
 
 def _audio(samples: np.ndarray) -> DecodedAudio:
