@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from models import Statement
     from transcription.engines import ProgressCallback
 
 EXIT_BAD_INPUT = 2
@@ -180,10 +181,19 @@ def _read_text(path: Path) -> str:
     return text
 
 
+def _print_statement(statement: Statement, *, as_json: bool) -> None:
+    from workflow.render import render_statement
+
+    if as_json:
+        print(json.dumps(statement.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_statement(statement))
+
+
 def run_transcribe(args: argparse.Namespace) -> int:
     from models import Template
     from workflow.pipeline import StatementPipeline, TranscribeRequest
-    from workflow.render import render_srt, render_statement, render_txt, render_vtt
+    from workflow.render import render_srt, render_txt, render_vtt
 
     pipeline = StatementPipeline(_settings(args))
     request = TranscribeRequest(language=args.language, task=args.task, use_vad=not args.no_vad)
@@ -197,17 +207,13 @@ def run_transcribe(args: argparse.Namespace) -> int:
         template=Template(args.template),
         statement_date=args.statement_date or date.today(),
     )
-    if args.json:
-        print(json.dumps(statement.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        sys.stdout.write(render_statement(statement))
+    _print_statement(statement, as_json=args.json)
     return 0
 
 
 def run_extract(args: argparse.Namespace) -> int:
     from models import Template
     from workflow.pipeline import StatementPipeline
-    from workflow.render import render_statement
 
     text = _read_text(args.text_file)
     statement = StatementPipeline(_settings(args)).extract_text(
@@ -215,10 +221,7 @@ def run_extract(args: argparse.Namespace) -> int:
         template=Template(args.template),
         statement_date=args.statement_date or date.today(),
     )
-    if args.json:
-        print(json.dumps(statement.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        sys.stdout.write(render_statement(statement))
+    _print_statement(statement, as_json=args.json)
     return 0
 
 

@@ -33,7 +33,6 @@ about a damaged file is captured rather than written out.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ import numpy as np
 
 from models.transcript import AudioInfo
 from transcription.errors import TranscriptionError
+from transcription.files import sha256_file
 
 SAMPLE_RATE: Final = 16_000
 """Samples per second of every decoded recording (what Whisper expects)."""
@@ -71,7 +71,6 @@ AudioErrorCode = Literal[
     "not_found", "empty_file", "not_audio", "truncated", "too_long", "too_short"
 ]
 
-_HASH_CHUNK = 1 << 20
 _INITIAL_CAPACITY_S = 60.0  # buffer size when the container declares no duration
 # Containers whose declared duration FFmpeg reads from an index or header (not estimated from
 # the bitrate), so a shortfall in decoded audio means the file was cut. Ogg and WAV durations
@@ -129,7 +128,7 @@ def decode_audio(
     path = Path(path)
     name = path.name or str(path)
     size = _check_file(path, name)
-    sha256 = _sha256(path)
+    sha256 = sha256_file(path)
 
     with av.logging.Capture():
         try:
@@ -239,14 +238,6 @@ def _audio_stream(container: av.container.InputContainer, name: str, path: Path)
         raise AudioError("not_audio", f"{name}: no audio stream in the file", path=path)
     best = container.streams.best("audio")
     return best if isinstance(best, av.AudioStream) else streams[0]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _open_error(path: Path, name: str) -> AudioError:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import json
 import mmap
 import os
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
+
+from transcription.files import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -420,15 +421,6 @@ def alignment_heads_dump(ct2_dir: Path) -> bytes | None:
 
 
 # -- cache ------------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (checkpoints are tens to hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def checkpoint_filename(name: str, model_bin_sha256: str) -> str:

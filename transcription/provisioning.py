@@ -28,7 +28,7 @@ from importlib import import_module
 from pathlib import Path
 
 from transcription.errors import ModelError
-from transcription.openai_checkpoint import sha256_file
+from transcription.files import sha256_file
 
 FASTER_WHISPER = "faster-whisper"
 OPENAI_WHISPER = "openai-whisper"
