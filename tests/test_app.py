@@ -140,6 +140,23 @@ def test_a_minute_of_silence_gives_an_empty_transcript_and_a_no_speech_flag(
     assert "no_speech" in [f["kind"] for f in statement["flags"]]
 
 
+@pytest.mark.slow
+def test_long_recordings_show_progress_on_stderr_only(
+    jfk_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from transcription.audio import decode_audio
+
+    speech = decode_audio(jfk_path).samples
+    long_recording = write_wav(tmp_path / "long.wav", np.concatenate([speech] * 6))
+    code, out, err = run(["transcribe", str(long_recording), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["transcript"]["duration_s"] > 60
+    assert "transcribing 66 s of audio" in err
+    assert "s of speech transcribed" in err
+    code, _, err = run(["transcribe", str(long_recording), "--json", "--quiet"], capsys)
+    assert code == 0 and err == ""
+
+
 @pytest.fixture()
 def bad_inputs(tmp_path: Path, jfk_path: Path) -> dict[str, Path]:
     text = tmp_path / "notes.wav"
