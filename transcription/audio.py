@@ -34,6 +34,8 @@ about a damaged file is captured rather than written out.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -130,30 +132,28 @@ def decode_audio(
     size = _check_file(path, name)
     sha256 = sha256_file(path)
 
-    with av.logging.Capture():
-        try:
-            container = av.open(str(path), metadata_errors="replace")
-        except av.FFmpegError as exc:
-            raise _open_error(path, name) from exc
-        with container:
-            stream = _audio_stream(container, name, path)
-            fmt_name = _format_name(container.format.name, path)
-            codec = stream.codec.canonical_name
-            declared = _declared_duration(container, stream)
-            exact = _exact_duration(container.format.name, declared, path)
-            if declared is not None and declared > max_duration_s:
-                raise AudioError(
-                    "too_long",
-                    f"{name}: recording is {_fmt_s(declared)} long, over the "
-                    f"{_fmt_s(max_duration_s)} limit",
-                    path=path,
-                )
-            decoded = _decode_stream(
-                container, stream, declared=declared, max_duration_s=max_duration_s,
-                name=name, path=path,
-            )  # fmt: skip
-            rate = stream.rate or decoded.first_rate
-            channels = stream.channels or decoded.first_channels
+    with _open_audio(path, name) as (container, stream):
+        fmt_name = _format_name(container.format.name, path)
+        codec = stream.codec.canonical_name
+        declared = _declared_duration(container, stream)
+        exact = _exact_duration(container.format.name, declared, path)
+        if declared is not None and declared > max_duration_s:
+            raise AudioError(
+                "too_long",
+                f"{name}: recording is {_fmt_s(declared)} long, over the "
+                f"{_fmt_s(max_duration_s)} limit",
+                path=path,
+            )
+        decoded = _decode_stream(
+            container,
+            stream,
+            declared=declared,
+            max_duration_s=max_duration_s,
+            name=name,
+            path=path,
+        )
+        rate = stream.rate or decoded.first_rate
+        channels = stream.channels or decoded.first_channels
 
     samples = decoded.samples
     duration = len(samples) / SAMPLE_RATE
@@ -210,14 +210,22 @@ def probe_duration(path: str | Path) -> float | None:
     path = Path(path)
     name = path.name or str(path)
     _check_file(path, name)
+    with _open_audio(path, name) as (container, stream):
+        return _declared_duration(container, stream)
+
+
+@contextmanager
+def _open_audio(
+    path: Path, name: str
+) -> Iterator[tuple[av.container.InputContainer, av.AudioStream]]:
+    """Open ``path`` with FFmpeg's log captured, and find its audio stream, or refuse it."""
     with av.logging.Capture():
         try:
             container = av.open(str(path), metadata_errors="replace")
         except av.FFmpegError as exc:
             raise _open_error(path, name) from exc
         with container:
-            stream = _audio_stream(container, name, path)
-            return _declared_duration(container, stream)
+            yield container, _audio_stream(container, name, path)
 
 
 def _check_file(path: Path, name: str) -> int:
