@@ -22,6 +22,7 @@ import numpy as np
 
 from models import ModelInfo, Segment, Word
 from transcription.errors import ModelError
+from transcription.openai_checkpoint import load_checkpoint
 from transcription.provisioning import FASTER_WHISPER, OPENAI_WHISPER, ResolvedModel
 
 ProgressCallback = Callable[[float], None]  # seconds of (joined speech) audio done
@@ -202,10 +203,16 @@ class OpenAIWhisperEngine:
         if compute_type == "float16" and device == "cpu":
             raise ModelError("unsupported_compute_type", "float16 needs a GPU (--device cuda)")
         torch.set_num_threads(_threads(threads))
-        source = model.official or str(model.openai_checkpoint)
-        self._model = whisper.load_model(source, device=device, download_root=download_root)
-        if model.alignment_heads is not None:
-            self._model.set_alignment_heads(model.alignment_heads)
+        if model.official is not None:
+            # openai-whisper's own download, checked against its SHA-256.
+            self._model = whisper.load_model(
+                model.official, device=device, download_root=download_root
+            )
+        else:
+            assert model.openai_checkpoint is not None
+            self._model = load_checkpoint(
+                model.openai_checkpoint, alignment_heads=model.alignment_heads, device=device
+            )
         self._fp16 = compute_type == "float16"
         self.multilingual = model.multilingual
         self.info = ModelInfo(

@@ -495,6 +495,29 @@ def _hold_projections_in_fp16(model: whisper.model.Whisper) -> None:
             module.half()
 
 
+def load_checkpoint(
+    path: Path,
+    *,
+    alignment_heads: bytes | None,
+    device: str = "cpu",
+    fp16_weights: bool = False,
+) -> whisper.model.Whisper:
+    """Load an openai-whisper checkpoint file with the alignment heads it needs.
+
+    ``alignment_heads`` is a :func:`alignment_heads_dump`; None keeps openai-whisper's default
+    (the upper half of the decoder's heads). ``fp16_weights=True`` keeps the projection weights
+    in float16 (see :func:`_hold_projections_in_fp16`): less memory, same output.
+    """
+    import whisper
+
+    model = whisper.load_model(str(path), device="cpu")
+    if alignment_heads is not None:
+        model.set_alignment_heads(alignment_heads)
+    if fp16_weights:
+        _hold_projections_in_fp16(model)
+    return model.to(device)
+
+
 def load_openai_model(
     ct2_dir: Path,
     cache_dir: Path,
@@ -505,17 +528,10 @@ def load_openai_model(
 ) -> whisper.model.Whisper:
     """Load a CTranslate2 Whisper model into openai-whisper, with its real alignment heads.
 
-    ``fp16=True`` keeps the projection weights in float16 (see
-    :func:`_hold_projections_in_fp16`): less memory, same output. Whether decoding computes in
+    ``fp16=True`` keeps the projection weights in float16. Whether decoding computes in
     float16 is still openai-whisper's ``transcribe(fp16=...)`` option (CUDA only).
     """
-    import whisper
-
     path, _ = ensure_openai_checkpoint(ct2_dir, cache_dir, name=name)
-    model = whisper.load_model(str(path), device="cpu")
-    dump = alignment_heads_dump(ct2_dir)
-    if dump is not None:
-        model.set_alignment_heads(dump)
-    if fp16:
-        _hold_projections_in_fp16(model)
-    return model.to(device)
+    return load_checkpoint(
+        path, alignment_heads=alignment_heads_dump(ct2_dir), device=device, fp16_weights=fp16
+    )
