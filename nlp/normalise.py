@@ -275,7 +275,7 @@ def postcode_from_chars(chars: str, *, letter_o_as_zero: bool = False) -> str | 
 
 
 def registration_from_chars(chars: str) -> str | None:
-    """ "LY63CTG" → "LY63 CTG" when the characters are a current-style UK registration."""
+    """ "KX71BRT" → "KX71 BRT" when the characters are a current-style UK registration."""
     m = _REGISTRATION_RE.fullmatch(chars)
     return f"{m.group(1)} {m.group(2)}" if m else None
 
@@ -288,8 +288,8 @@ def normalise_postcode(text: str) -> str | None:
 
 
 def normalise_registration(text: str) -> str | None:
-    """A vehicle registration: "lima yankee sixty-three, charlie tango golf" → "LY63 CTG",
-    "alpha bravo one two charlie delta echo" → "AB12 CDE", "ly63ctg" → "LY63 CTG"."""
+    """A vehicle registration: "kilo x-ray seventy-one, bravo romeo tango" → "KX71 BRT",
+    "alpha bravo one two charlie delta echo" → "AB12 CDE", "kx71brt" → "KX71 BRT"."""
     chars = _code_string(text)
     return registration_from_chars(chars) if chars else None
 

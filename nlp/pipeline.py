@@ -52,7 +52,7 @@ class MentionFinder:
     def __call__(self, doc: Doc) -> Doc:
         spans = []
         for mention in find_mentions(doc.text):
-            # "expand": a value may end inside a token ("LY63" is one token, "LY" one letter)
+            # "expand": a value may end inside a token ("KX71" is one token, "KX" one letter)
             span = doc.char_span(
                 mention.start, mention.end, label=mention.label, alignment_mode="expand"
             )

@@ -20,7 +20,7 @@ def _anchor(ctx: Context) -> int:
 
 
 def _fuller_name(ctx: Context, span: Span) -> Span:
-    """The same person's full name said later ("my daughter Chloe ... Chloe Turner is 14")."""
+    """The same person's full name said later ("my son Jamie ... Jamie Fell is 12")."""
     words = name_tokens(span.text)
     for ent in ctx.doc.ents:
         if ent.start >= span.end and ent.label_ == "PERSON":

@@ -127,7 +127,7 @@ _ADDRESS_STOP_RE = re.compile(
 
 def _postcode_after(ctx: Context, start: int) -> tuple[Span, str] | None:
     """The postcode said in the address's sentence. Whisper's "C-A-13, O-P-Z" is also a
-    well-formed registration (CA13 OPZ); after "I live at ..." it is the postcode CA13 0PZ."""
+    well-formed registration (CA14 OQB); after "I live at ..." it is the postcode CA14 0QB."""
     sentence_end = ctx.sentence_at(start).end_char
     for span in sorted(ctx.mentions(POSTCODE, REGISTRATION), key=lambda s: s.start_char):
         if start <= span.start_char and span.start_char - start <= 200:

@@ -205,7 +205,7 @@ def test_normalise_postcode(said: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("said", "expected"),
     [
-        ("lima yankee sixty-three, charlie tango golf", "LY63 CTG"),
+        ("kilo x-ray seventy-one, bravo romeo tango", "KX71 BRT"),
         ("alpha bravo one two charlie delta echo", "AB12 CDE"),
         ("Bravo Charlie 19 X-ray Yankee Zulu", "BC19 XYZ"),
         ("whiskey golf seventy, kilo lima mike", "WG70 KLM"),
