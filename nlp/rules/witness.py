@@ -126,7 +126,7 @@ _ADDRESS_STOP_RE = re.compile(
 
 
 def _postcode_after(ctx: Context, start: int) -> tuple[Span, str] | None:
-    """The postcode said in the address's sentence. Whisper's "C-A-13, O-P-Z" is also a
+    """The postcode said in the address's sentence. Whisper's "C-A-14, O-Q-B" is also a
     well-formed registration (CA14 OQB); after "I live at ..." it is the postcode CA14 0QB."""
     sentence_end = ctx.sentence_at(start).end_char
     for span in sorted(ctx.mentions(POSTCODE, REGISTRATION), key=lambda s: s.start_char):
