@@ -455,21 +455,26 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
-def ensure_openai_checkpoint(ct2_dir: Path, cache_dir: Path, *, name: str) -> tuple[Path, str]:
+def ensure_openai_checkpoint(
+    ct2_dir: Path, cache_dir: Path, *, name: str, model_bin_sha256: str | None = None
+) -> tuple[Path, str]:
     """Return ``(path, sha256)`` of the converted checkpoint, converting only when needed.
 
-    The file name carries the ``model.bin`` hash, so changed weights get a new file. The
-    checkpoint's own SHA-256 is kept in ``<file>.sha256`` (``sha256sum`` format) and checked on
-    every call: a cached file that no longer matches is converted again, not trusted.
+    The file name carries the ``model.bin`` hash, so changed weights get a new file; a caller
+    that has already verified ``model.bin`` against a pinned hash passes it as
+    ``model_bin_sha256`` rather than have it read again. The checkpoint's own SHA-256 is kept
+    in ``<file>.sha256`` (``sha256sum`` format) and checked on every call: a cached file that
+    no longer matches is converted again, not trusted.
     """
-    import torch
-
-    path = cache_dir / checkpoint_filename(name, sha256_file(ct2_dir / "model.bin"))
+    bin_sha256 = model_bin_sha256 or sha256_file(ct2_dir / "model.bin")
+    path = cache_dir / checkpoint_filename(name, bin_sha256)
     recorded = _recorded_sha256(path)
     if path.is_file() and recorded is not None:
         actual = sha256_file(path)
         if actual == recorded:
             return path, actual
+
+    import torch
 
     checkpoint = convert_ct2_to_openai(ct2_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)

