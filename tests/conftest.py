@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from workflow.database import Database
     from workflow.pipeline import StatementPipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,3 +74,73 @@ def openai_pipeline(data_dir: Path) -> StatementPipeline:
     from workflow.settings import Settings
 
     return StatementPipeline(Settings(engine="openai-whisper", data_dir=data_dir))
+
+
+# --- databases: every service test runs on SQLite and on PostgreSQL -------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VOICE_STATEMENT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can."""
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"),
+            connect_timeout=3,
+            autocommit=True,
+        ):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}".splitlines()[0]
+
+
+def make_postgres_database() -> tuple[str, Callable[[], None]]:
+    """A new, empty PostgreSQL database; returns its URL and a function that drops it."""
+    import uuid
+
+    import psycopg
+
+    admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"vs_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (not yet migrated): SQLite in tmp_path, or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'voice-statement.db'}"
+        return
+    reason = _postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    url, drop = make_postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database on each backend."""
+    from workflow.database import Database
+
+    db = Database(database_url)
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()
