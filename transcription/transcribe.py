@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from models import Segment, Transcript, Word
-from transcription.audio import DecodedAudio
+from transcription.audio import SAMPLE_RATE, DecodedAudio
 from transcription.engines import DecodingOptions, Engine, ProgressCallback
 from transcription.vad import SpeechRegion, SpeechTimeline, VadOptions, detect_speech
 
@@ -17,6 +18,7 @@ def transcribe_audio(
     decoding: DecodingOptions | None = None,
     vad: VadOptions | None = VadOptions(),  # noqa: B008 - frozen dataclass, safe as a default
     progress: ProgressCallback | None = None,
+    on_speech: Callable[[float], None] | None = None,
 ) -> Transcript:
     """Transcribe one recording.
 
@@ -44,6 +46,8 @@ def transcribe_audio(
             speech_s=0.0,
         )
 
+    if on_speech is not None:
+        on_speech(timeline.audio.size / SAMPLE_RATE)  # the total that ``progress`` counts up to
     run = engine.transcribe(timeline.audio, decoding, progress=progress)
     segments = tuple(
         _to_original_time(segment, timeline)

@@ -32,6 +32,8 @@ class TranscribeRequest:
     language: str | None = "en"  # None: detect (multilingual models)
     task: str = "transcribe"
     use_vad: bool = True
+    # Words to bias spelling for this recording; None: the service vocabulary.
+    initial_prompt: str | None = None
 
 
 class StatementPipeline:
@@ -65,11 +67,14 @@ class StatementPipeline:
         request: TranscribeRequest | None = None,
         *,
         on_decoded: Callable[[float], ProgressCallback | None] | None = None,
+        on_speech: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Decode and transcribe one recording.
 
         ``on_decoded(duration_s)`` is called once the audio is decoded and may return a
         progress callback for the transcription (the CLI shows progress for long audio).
+        ``on_speech(speech_s)`` is called with the seconds of speech found, the total that the
+        progress callback counts up to.
         """
         request = request or TranscribeRequest()
         s = self.settings
@@ -81,10 +86,12 @@ class StatementPipeline:
             language=request.language,
             task=request.task,
             beam_size=s.beam_size,
-            initial_prompt=self.initial_prompt,
+            initial_prompt=request.initial_prompt or self.initial_prompt,
         )
         vad = VadOptions() if request.use_vad else None
-        return transcribe_audio(audio, self.engine, decoding=decoding, vad=vad, progress=progress)
+        return transcribe_audio(
+            audio, self.engine, decoding=decoding, vad=vad, progress=progress, on_speech=on_speech
+        )
 
     def draft(
         self, transcript: Transcript, *, template: Template, statement_date: date

@@ -1,0 +1,47 @@
+"""What one process of the service holds: settings, the database, the audio store, the pipeline.
+
+Built once per process (the API, an embedded worker, a Celery worker process) and shared by
+every request or task in it.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from workflow.audio_store import AudioStore, make_audio_store
+from workflow.database import Database
+from workflow.pipeline import StatementPipeline
+from workflow.settings import Settings
+
+
+class Services:
+    def __init__(
+        self, settings: Settings | None = None, *, pipeline: StatementPipeline | None = None
+    ) -> None:
+        """pipeline: one already loaded to share (tests share one across apps)."""
+        self.settings = settings or Settings()
+        if pipeline is not None:
+            self.__dict__["pipeline"] = pipeline
+        self.database = Database(self.settings.resolved_database_url)
+        self.audio_store: AudioStore = make_audio_store(self.settings, self.database)
+        # Whisper on a two-core machine runs one recording at a time per process; requests
+        # that transcribe directly (the OpenAI-compatible route) queue behind the workers.
+        self.pipeline_lock = threading.Lock()
+
+    @cached_property
+    def pipeline(self) -> StatementPipeline:
+        return StatementPipeline(self.settings)
+
+    @property
+    def pipeline_loaded(self) -> bool:
+        """True once the speech model and the extractor are in memory."""
+        loaded = self.__dict__.get("pipeline")
+        return loaded is not None and "engine" in loaded.__dict__ and "extractor" in loaded.__dict__
+
+    def warm_up(self) -> None:
+        """Load the models now rather than on the first recording."""
+        _ = self.pipeline.engine, self.pipeline.extractor
+
+    def close(self) -> None:
+        self.database.dispose()

@@ -1,0 +1,593 @@
+"""The statement lifecycle, enforced here for every caller: received → transcribing → draft →
+confirmed → submitted, or failed.
+
+The machine draft is version 1 and is never changed. Each officer edit adds a version holding
+who, when, and each field's old and new value. Confirmation freezes the content the witness
+accepted, with the MG11 declaration and the SHA-256 of that content; nothing after it may
+change the statement (a correction is a further statement that refers to it). Submission writes
+the outbox message in the same transaction that marks the statement submitted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import io
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.statement import FIELD_NAMES, REQUIRED_FIELDS, Template
+from models.tables import (
+    Confirmation,
+    Job,
+    OutboxMessage,
+    StatementRecord,
+    StatementStatus,
+    StatementVersion,
+    utcnow,
+)
+from workflow import delivery, events
+from workflow.audio_store import StoredAudio
+from workflow.database import Database
+from workflow.exports import ConfirmationInfo, ExportDocument, mg11_declaration, page_count
+from workflow.jobs import JobQueue
+from workflow.settings import Settings
+
+INTEGER_FIELDS = frozenset({"witness.age", "missing.age", "missing.height"})
+MAX_SIGNATURE_BYTES = 1024 * 1024
+NOT_STATED = "not stated"
+
+
+class LifecycleError(Exception):
+    """A request the statement's state does not allow (HTTP 409), or one that is not valid
+    (HTTP 422 when ``invalid``); ``code`` is stable, ``message`` says why."""
+
+    def __init__(self, code: str, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.invalid = invalid
+
+
+class StatementNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An officer's correction: new field values (None removes a field), fields marked as not
+    stated by the witness, and a new narrative."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    not_stated: tuple[str, ...] = ()
+    narrative: str | None = None
+    base_version: int | None = None  # when given, refuse if someone else edited first
+
+
+@dataclass(frozen=True)
+class ConfirmRequest:
+    witness_declaration_accepted: bool
+    signature_png: bytes | None = None
+    place: str | None = None
+
+
+def canonical_json(value: Any) -> bytes:
+    """The bytes a content hash is taken over: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_signature(text: str | None) -> bytes | None:
+    """A base64 PNG (a ``data:image/png;base64,`` prefix allowed), checked to be a PNG."""
+    if not text:
+        return None
+    if text.startswith("data:"):
+        _, _, text = text.partition(",")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise LifecycleError(
+            "invalid_signature", "the signature is not base64", invalid=True
+        ) from exc
+    if len(data) > MAX_SIGNATURE_BYTES:
+        raise LifecycleError(
+            "invalid_signature", "the signature image is larger than 1 MiB", invalid=True
+        )
+    from PIL import Image  # fpdf2's dependency; imported here to keep start-up light
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                raise ValueError(image.format)
+            image.verify()
+    except Exception as exc:
+        raise LifecycleError(
+            "invalid_signature", "the signature is not a PNG image", invalid=True
+        ) from exc
+    return data
+
+
+class StatementService:
+    """Every change to a statement goes through here, in one transaction each."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self.jobs = JobQueue(
+            database, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts
+        )
+
+    # --- creation -----------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        audio: StoredAudio,
+        template: Template,
+        statement_date: date,
+        officer: str,
+        filename: str | None,
+        content_type: str | None,
+        duration_s: float | None,
+    ) -> tuple[StatementRecord, Job]:
+        """Record a received recording and queue its drafting, in one transaction."""
+        with self.database.session() as session:
+            record = StatementRecord(
+                id=str(uuid.uuid4()),
+                status=StatementStatus.RECEIVED,
+                template=template.value,
+                statement_date=statement_date,
+                officer=officer,
+                audio_key=audio.key,
+                audio_sha256=audio.sha256,
+                audio_bytes=audio.size,
+                audio_filename=filename,
+                audio_content_type=content_type,
+                audio_duration_s=duration_s,
+                current_version=0,
+            )
+            session.add(record)
+            session.flush()
+            job = self.jobs.enqueue(session, statement_id=record.id, kind="draft")
+            events.emit(session, record.id, "queued", audio_sha256=audio.sha256)
+        return record, job
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(
+        self, session: Session, statement_id: str, *, for_update: bool = False
+    ) -> StatementRecord:
+        query = select(StatementRecord).where(StatementRecord.id == statement_id)
+        if for_update:
+            query = query.with_for_update()
+        record = session.scalars(query).one_or_none()
+        if record is None:
+            raise StatementNotFound(statement_id)
+        return record
+
+    def search(
+        self,
+        session: Session,
+        *,
+        status: str | None = None,
+        template: str | None = None,
+        officer: str | None = None,
+        statement_date: date | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[StatementRecord], int]:
+        query = select(StatementRecord)
+        if status:
+            query = query.where(StatementRecord.status == status)
+        if template:
+            query = query.where(StatementRecord.template == template)
+        if officer:
+            query = query.where(StatementRecord.officer == officer)
+        if statement_date:
+            query = query.where(StatementRecord.statement_date == statement_date)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        records = session.scalars(
+            query.order_by(StatementRecord.created_at.desc(), StatementRecord.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(records), total
+
+    @staticmethod
+    def current_content(record: StatementRecord) -> dict[str, Any] | None:
+        """The contract JSON of the newest version, with the machine transcript."""
+        if not record.versions:
+            return None
+        content = copy.deepcopy(record.versions[-1].content)
+        if record.transcript is not None:
+            content["transcript"] = record.transcript
+        return content
+
+    def outbox(self, session: Session, statement_id: str) -> list[OutboxMessage]:
+        return list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.statement_id == statement_id)
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+    def export_document(self, session: Session, record: StatementRecord) -> ExportDocument:
+        content = self.current_content(record)
+        if content is None:
+            raise LifecycleError("no_draft", self._not_drafted_reason(record))
+        confirmation = None
+        if record.confirmation is not None:
+            c = record.confirmation
+            content = copy.deepcopy(c.content["statement"])
+            confirmation = ConfirmationInfo(
+                officer=c.officer,
+                confirmed_at=c.confirmed_at,
+                place=c.place,
+                page_count=c.page_count,
+                declaration=c.declaration,
+                content_sha256=c.content_sha256,
+                signature_png=c.signature_png,
+            )
+        return ExportDocument(
+            statement_id=record.id,
+            content=content,
+            officer=record.officer,
+            audio_sha256=record.audio_sha256,
+            status=record.status,
+            confirmation=confirmation,
+        )
+
+    # --- the officer's review -----------------------------------------------------------
+
+    def edit(self, statement_id: str, change: Edit, *, officer: str) -> StatementRecord:
+        """Apply an officer's correction as a new version; returns the record."""
+        try:
+            with self.database.session() as session:
+                record = self.get(session, statement_id, for_update=True)
+                self._require_draft(record, action="edit")
+                if (
+                    change.base_version is not None
+                    and change.base_version != record.current_version
+                ):
+                    raise LifecycleError(
+                        "edit_conflict",
+                        f"the statement is at version {record.current_version}, not "
+                        f"{change.base_version}: someone else edited it; reload and try again",
+                    )
+                content = copy.deepcopy(record.versions[-1].content)
+                changes = apply_edit(content, change, template=Template(record.template))
+                if changes:
+                    record.current_version += 1
+                    session.add(
+                        StatementVersion(
+                            statement_id=record.id,
+                            number=record.current_version,
+                            kind="edit",
+                            author=officer,
+                            content=content,
+                            changes=changes,
+                        )
+                    )
+                    record.updated_at = utcnow()
+                    events.emit(
+                        session,
+                        record.id,
+                        "edited",
+                        version=record.current_version,
+                        by=officer,
+                        fields=[c["field"] for c in changes],
+                    )
+        except IntegrityError as exc:  # two edits raced for the same version number
+            raise LifecycleError(
+                "edit_conflict", "someone else edited the statement at the same moment; reload"
+            ) from exc
+        return record
+
+    def confirm(self, statement_id: str, request: ConfirmRequest, *, officer: str) -> Confirmation:
+        """Freeze the current version as the statement the witness accepted."""
+        if not request.witness_declaration_accepted:
+            raise LifecycleError(
+                "declaration_not_accepted",
+                "the witness has not accepted the declaration: a statement is confirmed only "
+                "once the witness accepts it",
+                invalid=True,
+            )
+        try:
+            with self.database.session() as session:
+                record = self.get(session, statement_id, for_update=True)
+                self._require_draft(record, action="confirm")
+                statement = copy.deepcopy(record.versions[-1].content)
+                unanswered = [
+                    name
+                    for name in REQUIRED_FIELDS[Template(record.template)]
+                    if name not in statement["fields"]
+                    and name not in statement.get("not_stated", [])
+                ]
+                if unanswered:
+                    raise LifecycleError(
+                        "required_fields_missing",
+                        "fill these fields, or mark them not stated, before confirming: "
+                        + ", ".join(unanswered),
+                    )
+                pages = page_count(statement, statement_id=record.id, officer=officer)
+                declaration = mg11_declaration(pages)
+                confirmed_at = utcnow()
+                signature_sha256 = (
+                    hashlib.sha256(request.signature_png).hexdigest()
+                    if request.signature_png
+                    else None
+                )
+                content = {
+                    "statement_id": record.id,
+                    "version": record.current_version,
+                    "statement": statement,
+                    "audio_sha256": record.audio_sha256,
+                    "declaration": declaration,
+                    "page_count": pages,
+                    "witness_declaration_accepted": True,
+                    "officer": officer,
+                    "confirmed_at": confirmed_at.isoformat(),
+                    "place": request.place,
+                    "signature_sha256": signature_sha256,
+                }
+                confirmation = Confirmation(
+                    statement_id=record.id,
+                    officer=officer,
+                    confirmed_at=confirmed_at,
+                    place=request.place,
+                    version_number=record.current_version,
+                    witness_declaration_accepted=True,
+                    declaration=declaration,
+                    page_count=pages,
+                    signature_png=request.signature_png,
+                    signature_sha256=signature_sha256,
+                    content=content,
+                    content_sha256=hashlib.sha256(canonical_json(content)).hexdigest(),
+                )
+                session.add(confirmation)
+                record.status = StatementStatus.CONFIRMED
+                record.updated_at = confirmed_at
+                events.emit(
+                    session,
+                    record.id,
+                    "confirmed",
+                    by=officer,
+                    content_sha256=confirmation.content_sha256,
+                )
+        except IntegrityError as exc:
+            raise LifecycleError(
+                "already_confirmed", "the statement was confirmed meanwhile"
+            ) from exc
+        return confirmation
+
+    def submit(self, statement_id: str, *, officer: str, payload: dict[str, Any]) -> OutboxMessage:
+        """Mark a confirmed statement submitted and queue its delivery, in one transaction."""
+        with self.database.session() as session:
+            record = self.get(session, statement_id, for_update=True)
+            if record.status == StatementStatus.SUBMITTED:
+                raise LifecycleError(
+                    "already_submitted", "the statement has already been submitted"
+                )
+            if record.status != StatementStatus.CONFIRMED:
+                raise LifecycleError(
+                    "not_confirmed",
+                    f"the statement is {record.status}: only a statement confirmed with the "
+                    "witness can be submitted",
+                )
+            message = delivery.enqueue(
+                session,
+                statement_id=record.id,
+                kind="submission",
+                payload=payload,
+                destination=self.settings.submission_url,
+                max_attempts=self.settings.delivery_max_attempts,
+                idempotency_key=f"submission-{record.id}",
+            )
+            record.status = StatementStatus.SUBMITTED
+            record.updated_at = utcnow()
+            events.emit(session, record.id, "submitted", by=officer)
+        return message
+
+    # --- rules --------------------------------------------------------------------------
+
+    @staticmethod
+    def _not_drafted_reason(record: StatementRecord) -> str:
+        if record.status == StatementStatus.FAILED:
+            return f"drafting failed ({record.failure_code}): {record.failure_message}"
+        return f"the statement is {record.status}: its draft is not ready yet"
+
+    def _require_draft(self, record: StatementRecord, *, action: str) -> None:
+        if record.status == StatementStatus.DRAFT:
+            return
+        if record.status in (StatementStatus.RECEIVED, StatementStatus.TRANSCRIBING):
+            raise LifecycleError(
+                "not_drafted", f"cannot {action}: " + self._not_drafted_reason(record)
+            )
+        if record.status == StatementStatus.FAILED:
+            raise LifecycleError(
+                "drafting_failed", f"cannot {action}: " + self._not_drafted_reason(record)
+            )
+        raise LifecycleError(
+            "already_confirmed",
+            f"cannot {action}: the statement is {record.status} and confirmed content never "
+            "changes; record a further statement that refers to this one",
+        )
+
+
+def apply_edit(
+    content: dict[str, Any], change: Edit, *, template: Template
+) -> list[dict[str, Any]]:
+    """Apply ``change`` to ``content`` in place; returns ``[{field, old, new}]`` for what
+    actually changed. Raises :class:`LifecycleError` (invalid) for an unknown field or a value
+    of the wrong kind."""
+    changes: list[dict[str, Any]] = []
+    fields: dict[str, Any] = content.setdefault("fields", {})
+    not_stated: list[str] = content.setdefault("not_stated", [])
+    for name, raw in change.fields.items():
+        if name not in FIELD_NAMES:
+            raise LifecycleError("unknown_field", f"no such field: {name!r}", invalid=True)
+        old = fields.get(name, {}).get("value") if name in fields else None
+        new = _field_value(name, raw)
+        if new == old:
+            continue
+        if new is None:
+            fields.pop(name, None)
+        else:
+            previous = fields.get(name, {})
+            fields[name] = {
+                "value": new,
+                # The span the machine heard stays as evidence of what was said.
+                "text": previous.get("text"),
+                "start_char": previous.get("start_char"),
+                "end_char": previous.get("end_char"),
+                "start_s": previous.get("start_s"),
+                "end_s": previous.get("end_s"),
+                "confidence": 1.0,
+                "source": "officer",
+            }
+            if name in not_stated:
+                not_stated.remove(name)
+        changes.append({"field": name, "old": old, "new": new})
+    for name in change.not_stated:
+        if name not in FIELD_NAMES:
+            raise LifecycleError("unknown_field", f"no such field: {name!r}", invalid=True)
+        if name in not_stated:
+            continue
+        old = fields.pop(name, {}).get("value")
+        not_stated.append(name)
+        changes.append({"field": name, "old": old, "new": NOT_STATED})
+    if change.narrative is not None and change.narrative != content.get("narrative"):
+        if not change.narrative.strip():
+            raise LifecycleError("invalid_narrative", "the narrative cannot be empty", invalid=True)
+        changes.append(
+            {"field": "narrative", "old": content.get("narrative"), "new": change.narrative}
+        )
+        content["narrative"] = change.narrative
+    if changes:
+        _refresh_missing_flags(content, template)
+    content["fields"] = {name: fields[name] for name in FIELD_NAMES if name in fields}
+    return changes
+
+
+def _field_value(name: str, raw: Any) -> str | int | None:
+    if raw is None:
+        return None
+    if name in INTEGER_FIELDS:
+        if isinstance(raw, bool):
+            raise LifecycleError("invalid_value", f"{name} must be a whole number", invalid=True)
+        try:
+            value = int(str(raw).strip())
+        except ValueError as exc:
+            raise LifecycleError(
+                "invalid_value", f"{name} must be a whole number, not {raw!r}", invalid=True
+            ) from exc
+        if not 0 <= value <= 300:
+            raise LifecycleError("invalid_value", f"{name} is out of range: {value}", invalid=True)
+        return value
+    if not isinstance(raw, str | int | float):
+        raise LifecycleError("invalid_value", f"{name} must be text", invalid=True)
+    text = " ".join(str(raw).split())
+    if not text:
+        raise LifecycleError(
+            "invalid_value",
+            f"{name} cannot be blank: send null to remove it, or mark it not stated",
+            invalid=True,
+        )
+    if name in ("incident.date", "missing.last_seen_date", "witness.date_of_birth"):
+        try:
+            date.fromisoformat(text)
+        except ValueError as exc:
+            raise LifecycleError(
+                "invalid_value", f"{name} must be a date as YYYY-MM-DD, not {text!r}", invalid=True
+            ) from exc
+    if name in ("incident.time", "missing.last_seen_time"):
+        try:
+            datetime.strptime(text, "%H:%M")
+        except ValueError as exc:
+            raise LifecycleError(
+                "invalid_value",
+                f"{name} must be a 24-hour time as HH:MM, not {text!r}",
+                invalid=True,
+            ) from exc
+    if name == "witness.phone":
+        text = "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    return text
+
+
+def _refresh_missing_flags(content: dict[str, Any], template: Template) -> None:
+    """``missing_required`` flags follow the fields: gone once filled or marked not stated."""
+    answered = set(content["fields"]) | set(content.get("not_stated", []))
+    flags = [
+        f
+        for f in content.get("flags", [])
+        if not (f.get("kind") == "missing_required" and f.get("field") in answered)
+    ]
+    flagged = {f.get("field") for f in flags if f.get("kind") == "missing_required"}
+    for name in REQUIRED_FIELDS[template]:
+        if name not in answered and name not in flagged:
+            flags.append(
+                {"kind": "missing_required", "field": name, "reason": f"{name} was not stated"}
+            )
+    content["flags"] = flags
+
+
+def export_json(
+    record: StatementRecord, document: ExportDocument, deliveries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The JSON export: the contract, and the record a court needs to trust it (the machine
+    transcript apart from the text, every version with who and when, the confirmation, the
+    hashes, and how it was made)."""
+    from workflow.exports import provenance_note
+
+    confirmation = record.confirmation
+    return {
+        "statement_id": record.id,
+        "status": record.status,
+        "template": record.template,
+        "officer": record.officer,
+        "provenance": provenance_note(document),
+        "audio": {
+            "sha256": record.audio_sha256,
+            "bytes": record.audio_bytes,
+            "filename": record.audio_filename,
+            "content_type": record.audio_content_type,
+            "duration_s": record.audio_duration_s,
+        },
+        "machine_transcript": record.transcript,
+        "statement": document.content,
+        "versions": [
+            {
+                "number": v.number,
+                "kind": v.kind,
+                "author": v.author,
+                "created_at": v.created_at.isoformat(),
+                "changes": v.changes,
+                "content_sha256": hashlib.sha256(canonical_json(v.content)).hexdigest(),
+            }
+            for v in record.versions
+        ],
+        "confirmation": None
+        if confirmation is None
+        else {
+            "officer": confirmation.officer,
+            "confirmed_at": confirmation.confirmed_at.isoformat(),
+            "place": confirmation.place,
+            "version": confirmation.version_number,
+            "witness_declaration_accepted": confirmation.witness_declaration_accepted,
+            "declaration": confirmation.declaration,
+            "page_count": confirmation.page_count,
+            "signature_sha256": confirmation.signature_sha256,
+            "content": confirmation.content,
+            "content_sha256": confirmation.content_sha256,
+        },
+        "deliveries": deliveries,
+    }
