@@ -1,8 +1,10 @@
-"""The ``voice-statement`` command line (and, in a later issue, the FastAPI application).
+"""The ``voice-statement`` command line and the FastAPI application (``create_app``).
 
     voice-statement transcribe AUDIO [--template T] [--statement-date D] [--json | --format F]
     voice-statement extract --text-file F [--template T] [--statement-date D] [--json]
     voice-statement models [--json]
+    voice-statement serve [--host H] [--port P]
+    voice-statement worker [--concurrency N]
 
 Bad input gets one line on stderr naming the problem and exit code 2.
 """
@@ -18,8 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from models import Statement
     from transcription.engines import ProgressCallback
+    from workflow.pipeline import StatementPipeline
+    from workflow.settings import Settings
 
 EXIT_BAD_INPUT = 2
 # Recordings longer than this show progress on stderr.
@@ -125,7 +131,108 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = commands.add_parser("models", help="list the Whisper models available and where")
     m.add_argument("--json", action="store_true")
+
+    s = commands.add_parser(
+        "serve", help="run the statement service (embedded defaults: nothing to configure)"
+    )
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    w = commands.add_parser(
+        "worker", help="run Celery drafting workers (distributed mode: needs a broker URL)"
+    )
+    w.add_argument(
+        "--concurrency", type=int, default=1, help="worker processes, one model each (default 1)"
+    )
     return parser
+
+
+def create_app(
+    settings: Settings | None = None, *, pipeline: StatementPipeline | None = None
+) -> FastAPI:
+    """The service: routes, JSON errors, and its background workers started with it.
+
+    pipeline: an already-loaded pipeline to use instead of loading one (tests share one).
+    """
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    from api import health, openai_compat, statements
+    from api.errors import install_error_handlers
+    from workflow.runtime import Runtime
+    from workflow.services import Services
+
+    services = Services(settings, pipeline=pipeline)
+    runtime = Runtime(services)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()  # migrations first: nothing is served on an old schema
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(
+        title="voice-statement",
+        summary="Witness statements by voice: record, draft, review, confirm, submit.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(statements.router)
+    app.include_router(openai_compat.router)
+    return app
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from workflow.settings import Settings
+
+    settings = Settings()
+    print(
+        f"voice-statement: serving on http://{args.host}:{args.port} (docs at /docs); "
+        f"data in {settings.data_dir}",
+        file=sys.stderr,
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from workflow import celery_app
+    from workflow.database import Database
+    from workflow.settings import Settings
+
+    settings = Settings()
+    if not settings.broker_url:
+        print(
+            "voice-statement: error: the worker needs VOICE_STATEMENT_BROKER_URL (such as "
+            "redis://127.0.0.1:6379/0); without one, `serve` drafts in its own process",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    database.dispose()  # each worker process opens its own connections after the fork
+    app = celery_app.configure(settings)
+    app.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={max(1, args.concurrency)}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -247,7 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     from transcription.errors import TranscriptionError
 
     args = build_parser().parse_args(argv)
-    handlers = {"transcribe": run_transcribe, "extract": run_extract, "models": run_models}
+    handlers = {
+        "transcribe": run_transcribe,
+        "extract": run_extract,
+        "models": run_models,
+        "serve": run_serve,
+        "worker": run_worker,
+    }
     try:
         return handlers[args.command](args)
     except (TranscriptionError, ExtractionError) as exc:
