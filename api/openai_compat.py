@@ -71,7 +71,9 @@ def create_transcription(
     file: Annotated[UploadFile, File(description="the recording: any format FFmpeg reads")],
     model: Annotated[str, Form(description="whisper-1, or the name of the loaded model")],
     language: Annotated[str, Form(description="ISO-639-1 code; empty: en or detect")] = "",
-    prompt: Annotated[str, Form(description="text to bias spelling (not applied yet)")] = "",
+    prompt: Annotated[
+        str, Form(description="text to bias spelling; replaces the service vocabulary")
+    ] = "",
     response_format: Annotated[str, Form()] = "json",
     temperature: Annotated[float, Form(description="accepted and ignored")] = 0.0,
     timestamp_granularities: Annotated[

@@ -159,7 +159,13 @@ class FileDropSender:
         # writing to the local disk underneath would hide it. Retried until it is back.
         if not self.directory.is_dir():
             return DeliveryResult(False, error=f"file-drop directory {self.directory} is missing")
-        target = self.directory / f"{kind}-{idempotency_key}.json"
+        # Keys made by the service already start with the kind ("submission-<id>").
+        name = (
+            idempotency_key
+            if idempotency_key.startswith(f"{kind}-")
+            else f"{kind}-{idempotency_key}"
+        )
+        target = self.directory / f"{name}.json"
         if target.exists():
             return DeliveryResult(True)
         data = (json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=2) + "\n").encode(

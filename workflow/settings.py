@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     audio_store: Literal["local", "database"] = "local"
     audio_dir: Path | None = None  # None: <data_dir>/audio
     max_upload_bytes: int = 200 * 1024 * 1024
-    # Embedded mode: worker threads, each transcribing one recording at a time.
+    # Embedded mode: drafting threads. The process has one model and transcribes one recording
+    # at a time; more threads overlap only decoding, extraction and database work.
     workers: int = 1
     # A job is tried at most this many times (a crash mid-job counts as a try).
     job_max_attempts: int = 3

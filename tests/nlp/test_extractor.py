@@ -80,7 +80,9 @@ def test_witness_statement_spoken(extractor: Extractor) -> None:
         "silver",
     )
     assert [w.value for w in statement.weapons] == ["knife"]
-    assert statement.flags == []
+    # The knife is the only thing to flag: a safeguarding flag naming it, nothing missing.
+    [flag] = statement.flags
+    assert flag.kind == "safeguarding" and "knife" in flag.reason
     assert statement.narrative == ASSAULT
 
 
