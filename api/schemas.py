@@ -71,6 +71,7 @@ class VersionPublic(BaseModel):
     author: str
     created_at: datetime
     changes: list[dict[str, Any]]
+    content_sha256: str
 
 
 class ConfirmationPublic(BaseModel):
@@ -103,18 +104,9 @@ class FailurePublic(BaseModel):
     message: str | None
 
 
-class StatementPublic(BaseModel):
-    id: str
-    status: str
-    template: str
-    statement_date: date
-    officer: str
-    created_at: datetime
-    updated_at: datetime
-    audio_sha256: str
+class StatementPublic(StatementSummary):
     audio_bytes: int
     audio_duration_s: float | None
-    current_version: int
     statement: dict[str, Any] | None = Field(
         description="the contract JSON (shared/statement-fields.md) of the current version"
     )

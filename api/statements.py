@@ -44,8 +44,10 @@ from workflow.statements import (
     Edit,
     LifecycleError,
     StatementNotFound,
+    confirmation_json,
     decode_signature,
     export_json,
+    version_json,
 )
 
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
@@ -80,7 +82,6 @@ def lifecycle_errors() -> Iterator[None]:
 
 def _statement_json(runtime: Runtime, session: Session, record: StatementRecord) -> dict[str, Any]:
     service = runtime.statements
-    confirmation = record.confirmation
     return {
         "id": record.id,
         "status": record.status,
@@ -94,29 +95,8 @@ def _statement_json(runtime: Runtime, session: Session, record: StatementRecord)
         "audio_duration_s": record.audio_duration_s,
         "current_version": record.current_version,
         "statement": service.current_content(record),
-        "versions": [
-            {
-                "number": v.number,
-                "kind": v.kind,
-                "author": v.author,
-                "created_at": v.created_at,
-                "changes": v.changes,
-            }
-            for v in record.versions
-        ],
-        "confirmation": None
-        if confirmation is None
-        else {
-            "officer": confirmation.officer,
-            "confirmed_at": confirmation.confirmed_at,
-            "place": confirmation.place,
-            "version": confirmation.version_number,
-            "witness_declaration_accepted": confirmation.witness_declaration_accepted,
-            "declaration": confirmation.declaration,
-            "page_count": confirmation.page_count,
-            "signature_sha256": confirmation.signature_sha256,
-            "content_sha256": confirmation.content_sha256,
-        },
+        "versions": [version_json(v) for v in record.versions],
+        "confirmation": confirmation_json(record.confirmation),
         "submission": delivery_status(service.outbox(session, record.id)),
         "failure": None
         if record.failure_code is None

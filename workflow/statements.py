@@ -540,6 +540,35 @@ def _refresh_missing_flags(content: dict[str, Any], template: Template) -> None:
     content["flags"] = flags
 
 
+def version_json(version: StatementVersion) -> dict[str, Any]:
+    """A version as the API and the export show it: who, when, what changed."""
+    return {
+        "number": version.number,
+        "kind": version.kind,
+        "author": version.author,
+        "created_at": version.created_at.isoformat(),
+        "changes": version.changes,
+        "content_sha256": hashlib.sha256(canonical_json(version.content)).hexdigest(),
+    }
+
+
+def confirmation_json(confirmation: Confirmation | None) -> dict[str, Any] | None:
+    """The confirmation as the API and the export show it (the export adds its content)."""
+    if confirmation is None:
+        return None
+    return {
+        "officer": confirmation.officer,
+        "confirmed_at": confirmation.confirmed_at.isoformat(),
+        "place": confirmation.place,
+        "version": confirmation.version_number,
+        "witness_declaration_accepted": confirmation.witness_declaration_accepted,
+        "declaration": confirmation.declaration,
+        "page_count": confirmation.page_count,
+        "signature_sha256": confirmation.signature_sha256,
+        "content_sha256": confirmation.content_sha256,
+    }
+
+
 def export_json(
     record: StatementRecord, document: ExportDocument, deliveries: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -548,7 +577,9 @@ def export_json(
     hashes, and how it was made)."""
     from workflow.exports import provenance_note
 
-    confirmation = record.confirmation
+    confirmation = confirmation_json(record.confirmation)
+    if confirmation is not None and record.confirmation is not None:
+        confirmation["content"] = record.confirmation.content
     return {
         "statement_id": record.id,
         "status": record.status,
@@ -564,30 +595,7 @@ def export_json(
         },
         "machine_transcript": record.transcript,
         "statement": document.content,
-        "versions": [
-            {
-                "number": v.number,
-                "kind": v.kind,
-                "author": v.author,
-                "created_at": v.created_at.isoformat(),
-                "changes": v.changes,
-                "content_sha256": hashlib.sha256(canonical_json(v.content)).hexdigest(),
-            }
-            for v in record.versions
-        ],
-        "confirmation": None
-        if confirmation is None
-        else {
-            "officer": confirmation.officer,
-            "confirmed_at": confirmation.confirmed_at.isoformat(),
-            "place": confirmation.place,
-            "version": confirmation.version_number,
-            "witness_declaration_accepted": confirmation.witness_declaration_accepted,
-            "declaration": confirmation.declaration,
-            "page_count": confirmation.page_count,
-            "signature_sha256": confirmation.signature_sha256,
-            "content": confirmation.content,
-            "content_sha256": confirmation.content_sha256,
-        },
+        "versions": [version_json(v) for v in record.versions],
+        "confirmation": confirmation,
         "deliveries": deliveries,
     }
