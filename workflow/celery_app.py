@@ -16,7 +16,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from models.tables import JobState
 from workflow.drafting import fail_exhausted_jobs, run_draft_job
-from workflow.jobs import JobQueue, LeaseLost
+from workflow.jobs import LeaseLost
 from workflow.services import Services
 from workflow.settings import Settings
 
@@ -75,9 +75,7 @@ def draft_statement(self: Task, job_id: str) -> str:
     """Draft the statement of ``job_id``, unless it is done or another worker holds it."""
     services = process_services()
     settings = services.settings
-    queue = JobQueue(
-        services.database, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts
-    )
+    queue = services.statements.jobs
     fail_exhausted_jobs(services)
     claim = queue.claim(job_id)
     if claim is None:

@@ -9,7 +9,6 @@ crashes, and a referral goes out for every draft that needs one.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from models import Template, Transcript
@@ -37,7 +36,7 @@ class PermanentJobError(Exception):
 
 def run_draft_job(services: Services, claim: Claim) -> JobState:
     """Draft the statement of a claimed job; returns the job's new state."""
-    service = StatementService(services.database, services.settings)
+    service = services.statements
     queue = service.jobs
     try:
         with LeaseKeeper(queue, claim) as keeper:
@@ -185,7 +184,7 @@ def mark_failed(record: StatementRecord, code: str, message: str) -> None:
 
 def fail_exhausted_jobs(services: Services) -> int:
     """Fail the jobs whose worker died on their last attempt; returns how many."""
-    service = StatementService(services.database, services.settings)
+    service = services.statements
     now = utcnow()
     failed = 0
     for job in service.jobs.exhausted(now=now):
@@ -232,14 +231,3 @@ class _ProgressEvents:
                 events.emit(session, self.statement_id, kind, **data)
         except Exception:  # progress is a courtesy: never fail a draft for it
             log.warning("could not record progress for %s", self.statement_id, exc_info=True)
-
-
-def wait_for_job(services: Services, job_id: str, *, timeout_s: float) -> JobState:
-    """Block until a job is done or failed (tests and the CLI use it)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = StatementService(services.database, services.settings).jobs.get(job_id)
-        if job is not None and job.state in (JobState.DONE, JobState.FAILED):
-            return JobState(job.state)
-        time.sleep(0.2)
-    raise TimeoutError(f"job {job_id} did not finish in {timeout_s} s")

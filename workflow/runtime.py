@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from workflow.drafting import fail_exhausted_jobs
 from workflow.services import Services
-from workflow.statements import StatementService
 from workflow.worker import EmbeddedWorker
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.statements = StatementService(services.database, services.settings)
+        self.statements = services.statements
         self.distributed = bool(services.settings.broker_url)
         self.worker = EmbeddedWorker(services, drafting=not self.distributed)
         self._recovery: threading.Thread | None = None

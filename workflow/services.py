@@ -13,6 +13,7 @@ from workflow.audio_store import AudioStore, make_audio_store
 from workflow.database import Database
 from workflow.pipeline import StatementPipeline
 from workflow.settings import Settings
+from workflow.statements import StatementService
 
 
 class Services:
@@ -28,6 +29,11 @@ class Services:
         # Whisper on a two-core machine runs one recording at a time per process; requests
         # that transcribe directly (the OpenAI-compatible route) queue behind the workers.
         self.pipeline_lock = threading.Lock()
+
+    @cached_property
+    def statements(self) -> StatementService:
+        """The lifecycle service, and through it the job queue (``statements.jobs``)."""
+        return StatementService(self.database, self.settings)
 
     @cached_property
     def pipeline(self) -> StatementPipeline:

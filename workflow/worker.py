@@ -12,7 +12,7 @@ import threading
 
 from workflow.delivery import OutboxDelivery
 from workflow.drafting import fail_exhausted_jobs, run_draft_job
-from workflow.jobs import JobQueue, LeaseLost
+from workflow.jobs import LeaseLost
 from workflow.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,7 @@ class EmbeddedWorker:
         only delivers the outbox."""
         self.services = services
         settings = services.settings
-        self.queue = JobQueue(
-            services.database, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts
-        )
+        self.queue = services.statements.jobs
         self.delivery = OutboxDelivery(
             services.database,
             timeout_s=settings.delivery_timeout_s,
