@@ -7,13 +7,17 @@ nothing else of ours, so every other layer may depend on it.
 
 from models.statement import Field, Flag, Person, Statement, Template, Vehicle, Weapon
 from models.transcript import AudioInfo, ModelInfo, Segment, Transcript, Word
+from models.users import SYSTEM, Principal, Role
 
 __all__ = [
+    "SYSTEM",
     "AudioInfo",
     "Field",
     "Flag",
     "ModelInfo",
     "Person",
+    "Principal",
+    "Role",
     "Segment",
     "Statement",
     "Template",

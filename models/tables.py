@@ -11,9 +11,11 @@ The schema is created and changed only by the Alembic migrations in ``models/mig
 
 from __future__ import annotations
 
+import json
+import weakref
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -54,13 +56,104 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class ContentSealer(Protocol):
+    """Encrypts what a column holds before it reaches the database, and decrypts it on the way
+    back. ``label`` names the column: it is bound into the ciphertext, so a value cannot be
+    moved to another column unnoticed. The implementation (AES-GCM under data keys wrapped by a
+    key-encryption key) is ``security.crypto``."""
+
+    def seal(self, plaintext: bytes, *, label: str) -> bytes: ...
+
+    def open(self, sealed: bytes, *, label: str) -> bytes: ...
+
+
+class SealerMissing(RuntimeError):
+    """Content columns were read or written through an engine with no sealer attached."""
+
+
+# One sealer per engine (keyed by its dialect instance, which each engine has its own of): two
+# services in one process (tests, or an API and an embedded worker) may hold different keys.
+_SEALERS: weakref.WeakKeyDictionary[Dialect, ContentSealer] = weakref.WeakKeyDictionary()
+SEALED_PREFIX = b"vs-sealed:"
+
+
+def attach_sealer(dialect: Dialect, sealer: ContentSealer) -> None:
+    """Encrypt content columns on every connection of the engine this dialect belongs to."""
+    _SEALERS[dialect] = sealer
+
+
+def _sealer(dialect: Dialect) -> ContentSealer:
+    try:
+        return _SEALERS[dialect]
+    except KeyError:
+        raise SealerMissing(
+            "statement content is encrypted at rest, and this database engine has no key: "
+            "open it through workflow.services.Services (which attaches one)"
+        ) from None
+
+
+def _as_bytes(value: Any) -> bytes:
+    # SQLite hands back TEXT for a value written before its column became binary.
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+class SealedBytes(TypeDecorator[bytes]):
+    """Bytes encrypted at rest. A value written before encryption was switched on (no prefix) is
+    read as it is, and is sealed by ``voice-statement keys rotate``."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        return SEALED_PREFIX + _sealer(dialect).seal(bytes(value), label=self.label)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        value = _as_bytes(value)
+        if not value.startswith(SEALED_PREFIX):
+            return value
+        return _sealer(dialect).open(value[len(SEALED_PREFIX) :], label=self.label)
+
+
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON value encrypted at rest, kept in a binary column."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return SEALED_PREFIX + _sealer(dialect).seal(plaintext, label=self.label)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = _as_bytes(value)
+        if value.startswith(SEALED_PREFIX):
+            value = _sealer(dialect).open(value[len(SEALED_PREFIX) :], label=self.label)
+        return json.loads(value)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 class StatementStatus(StrEnum):
     """The lifecycle, enforced by the service: received → transcribing → draft → confirmed →
-    submitted, or failed."""
+    submitted, or failed; any of them → erased."""
 
     RECEIVED = "received"
     TRANSCRIBING = "transcribing"
@@ -68,6 +161,7 @@ class StatementStatus(StrEnum):
     CONFIRMED = "confirmed"
     SUBMITTED = "submitted"
     FAILED = "failed"
+    ERASED = "erased"  # content and audio removed by retention or an administrator
 
 
 class JobState(StrEnum):
@@ -99,9 +193,16 @@ class StatementRecord(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     template: Mapped[str] = mapped_column(String(32), index=True)
     statement_date: Mapped[date] = mapped_column(Date, index=True)
-    officer: Mapped[str] = mapped_column(String(200), index=True)
+    officer: Mapped[str] = mapped_column(String(200), index=True)  # the owner's name, as shown
+    # The owning officer's user id and unit: who may see the statement (None: recorded before
+    # accounts existed; only its officer's name is known).
+    officer_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    unit: Mapped[str | None] = mapped_column(String(100), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when retention or an administrator erased the content and audio; the row stays so
+    # that the audit log's references resolve, with nothing personal left in it.
+    erased_at: Mapped[datetime | None] = mapped_column()
 
     # The original upload, kept byte for byte in the audio store under ``audio_key``.
     audio_key: Mapped[str] = mapped_column(String(200))
@@ -112,7 +213,7 @@ class StatementRecord(Base):
     audio_duration_s: Mapped[float | None] = mapped_column(Float)
 
     # The machine transcript (Transcript.to_dict), kept apart from every version of the text.
-    transcript: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    transcript: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON("statements.transcript"))
     current_version: Mapped[int] = mapped_column(Integer, default=0)
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
@@ -135,8 +236,12 @@ class StatementVersion(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "machine" or "edit"
     author: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # the contract JSON, less transcript
-    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{field, old, new}]
+    # the contract JSON, less transcript
+    content: Mapped[dict[str, Any]] = mapped_column(SealedJSON("statement_versions.content"))
+    # [{field, old, new}]
+    changes: Mapped[list[Any]] = mapped_column(
+        SealedJSON("statement_versions.changes"), default=list
+    )
 
     statement: Mapped[StatementRecord] = relationship(back_populates="versions")
 
@@ -149,14 +254,15 @@ class Confirmation(Base):
     statement_id: Mapped[str] = mapped_column(ForeignKey("statements.id"), primary_key=True)
     officer: Mapped[str] = mapped_column(String(200))
     confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    place: Mapped[str | None] = mapped_column(String(500))
+    place: Mapped[str | None] = mapped_column(SealedJSON("confirmations.place"))
     version_number: Mapped[int] = mapped_column(Integer)
     witness_declaration_accepted: Mapped[bool] = mapped_column(Boolean)
     declaration: Mapped[str] = mapped_column(Text)
     page_count: Mapped[int] = mapped_column(Integer)
-    signature_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature_png: Mapped[bytes | None] = mapped_column(SealedBytes("confirmations.signature"))
     signature_sha256: Mapped[str | None] = mapped_column(String(64))
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # exactly what was hashed
+    # exactly what was hashed
+    content: Mapped[dict[str, Any]] = mapped_column(SealedJSON("confirmations.content"))
     content_sha256: Mapped[str] = mapped_column(String(64))
 
     statement: Mapped[StatementRecord] = relationship(back_populates="confirmation")
@@ -203,7 +309,7 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "submission" or "referral"
     destination: Mapped[str | None] = mapped_column(String(1000))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON("outbox.payload"))
     state: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
@@ -226,3 +332,110 @@ class AudioBlob(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- accounts, audit, keys, retention (issue 5) ---
+
+
+class User(Base):
+    """A local account. Its API tokens and web password are kept only as argon2 hashes."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    roles: Mapped[list[Any]] = mapped_column(JSON)  # [Role values]
+    unit: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiToken(Base):
+    """A bearer token ``vs_<id>_<secret>``: the id finds the row, argon2 checks the secret."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie value is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log (DPA 2018 s.62).
+
+    ``entry_hash`` is the SHA-256 of the previous entry's hash and this entry's canonical
+    fields, so that changing, removing or reordering any entry breaks every hash after it.
+    Entries hold no statement content: only who, when, what, which statement and why.
+    """
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[str] = mapped_column(String(200), index=True)
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_roles: Mapped[list[Any]] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(16), index=True)  # s.62 category
+    operation: Mapped[str] = mapped_column(String(64))  # e.g. statement.view, audio.play
+    statement_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    justification: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row holding the chain's last sequence number and hash. Appending updates it
+    first, which serialises concurrent appends on every backend (a row lock on PostgreSQL,
+    the write lock on SQLite)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class DataKey(Base):
+    """A data-encryption key, stored only wrapped (AES-GCM) by a key-encryption key.
+
+    Rotating the key-encryption key re-wraps these rows; the audio and content they encrypt are
+    not touched. Deleting a row makes what it encrypted unreadable for good.
+    """
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "content" or "audio"
+    kek_id: Mapped[str] = mapped_column(String(16), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column()  # no longer used for new content
+
+
+class RetentionPolicy(Base):
+    """How long things are kept, set by an administrator (one row; absent: the defaults)."""
+
+    __tablename__ = "retention_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submitted_days: Mapped[int] = mapped_column(Integer)
+    unconfirmed_days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))

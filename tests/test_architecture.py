@@ -11,14 +11,25 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-OURS = {"app", "api", "models", "nlp", "transcription", "workflow", "benchmarks", "tests"}
+OURS = {
+    "app",
+    "api",
+    "models",
+    "nlp",
+    "transcription",
+    "security",
+    "workflow",
+    "benchmarks",
+    "tests",
+}
 # What each layer may import of ours (itself included).
 ALLOWED = {
     "models": {"models"},
     "transcription": {"transcription", "models"},
     "nlp": {"nlp", "models"},
-    "workflow": {"workflow", "transcription", "nlp", "models"},
-    "api": {"api", "workflow", "transcription", "nlp", "models"},
+    "security": {"security", "models"},
+    "workflow": {"workflow", "security", "transcription", "nlp", "models"},
+    "api": {"api", "workflow", "security", "transcription", "nlp", "models"},
 }
 
 
