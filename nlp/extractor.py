@@ -35,9 +35,12 @@ class Extractor:
     :func:`load_extractor`); :meth:`extract` then takes tens of milliseconds.
     """
 
-    def __init__(self, *, spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
+    def __init__(
+        self, *, spacy_model: str = DEFAULT_SPACY_MODEL, pinned_sha256: str | None = None
+    ) -> None:
+        """pinned_sha256: a deployment's pin of the model's digest (see :mod:`nlp.integrity`)."""
         self.spacy_model = spacy_model
-        self.nlp: Language = build_pipeline(spacy_model)
+        self.nlp: Language = build_pipeline(spacy_model, pinned_sha256=pinned_sha256)
 
     def extract(
         self,
@@ -110,6 +113,8 @@ class Extractor:
 
 
 @cache
-def load_extractor(spacy_model: str = DEFAULT_SPACY_MODEL) -> Extractor:
-    """One shared :class:`Extractor` per spaCy model (the model is loaded once)."""
-    return Extractor(spacy_model=spacy_model)
+def load_extractor(
+    spacy_model: str = DEFAULT_SPACY_MODEL, pinned_sha256: str | None = None
+) -> Extractor:
+    """One shared :class:`Extractor` per spaCy model and pin (the model is loaded once)."""
+    return Extractor(spacy_model=spacy_model, pinned_sha256=pinned_sha256)

@@ -29,6 +29,7 @@ from spacy.tokens import Doc
 
 from nlp import lexicons
 from nlp.errors import ExtractionError
+from nlp.integrity import verify_spacy_model
 from nlp.mentions import find_mentions
 
 CUES = "cues"
@@ -99,11 +100,18 @@ def _lexicon_patterns(nlp: Language) -> list[dict[str, Any]]:
     return patterns
 
 
-def build_pipeline(spacy_model: str) -> Language:
-    """Load ``spacy_model`` and add the statement components. Raises :class:`ExtractionError`
-    (``code="spacy_model_missing"``) when the model package is not installed."""
+def build_pipeline(spacy_model: str, *, pinned_sha256: str | None = None) -> Language:
+    """Load ``spacy_model`` and add the statement components.
+
+    The model's weights are checked against their pins first (:mod:`nlp.integrity`: the bundled
+    model's digest kept in the repository, and ``pinned_sha256`` from the settings), and loaded
+    from the directory that was checked. Raises :class:`ExtractionError`
+    (``code="spacy_model_missing"``) when the model package is not installed, and
+    (``code="spacy_model_checksum"``) when its weights are not the pinned ones.
+    """
+    check = verify_spacy_model(spacy_model, pinned_sha256=pinned_sha256)
     try:
-        nlp = spacy.load(spacy_model)
+        nlp = spacy.load(check.directory)
     except OSError as exc:
         package = spacy_model.replace("_", "-")
         raise ExtractionError(

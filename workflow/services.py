@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
+from security.crypto import DataKeys, KeyRing
+from security.oidc import OidcVerifier
 from workflow.audio_store import AudioStore, make_audio_store
 from workflow.database import Database
 from workflow.pipeline import StatementPipeline
@@ -24,8 +26,20 @@ class Services:
         self.settings = settings or Settings()
         if pipeline is not None:
             self.__dict__["pipeline"] = pipeline
-        self.database = Database(self.settings.resolved_database_url)
-        self.audio_store: AudioStore = make_audio_store(self.settings, self.database)
+        # Encryption at rest: the key ring (KEK from the environment, or the key file made on
+        # first run), the data keys it wraps, and the sealer on the engine for content columns.
+        self.keys = KeyRing.from_settings(
+            kek=None if self.settings.kek is None else self.settings.kek.get_secret_value(),
+            previous=[kek.get_secret_value() for kek in self.settings.previous_keks],
+            key_file=self.settings.resolved_key_file,
+        )
+        self.database = Database(self.settings.resolved_database_url, keys=self.keys)
+        if self.database.data_keys is None:  # cannot happen: it was given keys
+            raise RuntimeError("the database has no data keys")
+        self.data_keys: DataKeys = self.database.data_keys
+        self.audio_store: AudioStore = make_audio_store(
+            self.settings, self.database, self.data_keys
+        )
         # Whisper on a two-core machine runs one recording at a time per process; requests
         # that transcribe directly (the OpenAI-compatible route) queue behind the workers.
         self.pipeline_lock = threading.Lock()
@@ -34,6 +48,12 @@ class Services:
     def statements(self) -> StatementService:
         """The lifecycle service, and through it the job queue (``statements.jobs``)."""
         return StatementService(self.database, self.settings)
+
+    @cached_property
+    def oidc(self) -> OidcVerifier | None:
+        """The OpenID Connect bearer-token verifier (None: no issuer configured, local accounts
+        only). Built on first use; it caches the issuer's keys."""
+        return OidcVerifier.from_settings(self.settings)
 
     @cached_property
     def pipeline(self) -> StatementPipeline:

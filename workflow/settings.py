@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from transcription.provisioning import default_data_dir
@@ -61,8 +61,48 @@ class Settings(BaseSettings):
     # lease stops a second run while the first is alive).
     broker_visibility_timeout_s: int = 300
     worker_max_tasks_per_child: int = 100
-    # Until authentication lands, the officer is named by this request header.
-    officer_header: str = "X-Officer"
+
+    # --- security (docs/security.md) ---
+    # Serve /docs and /openapi.json without a token (they describe the API, hold no data).
+    public_api_docs: bool = False
+    # Encryption at rest. The key-encryption key (KEK) wraps the data keys that encrypt audio
+    # and statement content. Deployments: base64 of 32 random bytes from the environment
+    # (VOICE_STATEMENT_KEK), ideally injected from a vault. Unset: a key file generated with
+    # mode 0600 on first run (key_file, default <data_dir>/keys/kek.key).
+    kek: SecretStr | None = None
+    # Earlier KEKs (a JSON list of base64 keys), still accepted to unwrap data keys during a
+    # rotation: `voice-statement keys rotate` re-wraps every data key under ``kek``.
+    previous_keks: list[SecretStr] = Field(default_factory=list)
+    key_file: Path | None = None
+    # OpenID Connect bearer tokens (e.g. Microsoft Entra ID). Unset issuer: local accounts only.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # fetched, cached, refetched for an unknown key id
+    oidc_jwks_file: Path | None = None  # or a JWKS document on disk
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    oidc_roles_claim: str = "roles"
+    oidc_unit_claim: str = "unit"
+    oidc_name_claim: str = "name"
+    # Claim value -> role, for directories whose role names differ (e.g. "VS.Officer": "officer").
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    oidc_leeway_s: int = 30
+    # Web sign-in: how long a session lasts; cookie Secure flag (None: when served over https).
+    session_ttl_s: int = 12 * 60 * 60
+    cookie_secure: bool | None = None
+    # Per-user limits (per process): uploads per minute; failed sign-ins per 15 minutes.
+    upload_rate_per_minute: int = 20
+    login_attempts_per_15_min: int = 10
+    # Retention (an administrator may change both through the API; these are the defaults):
+    # statements submitted this many days ago are erased (content and audio), and statements
+    # never confirmed (drafts, failures) this many days after they were recorded.
+    retention_submitted_days: int = 6 * 365 + 2
+    retention_unconfirmed_days: int = 30
+    retention_interval_s: float = 60 * 60  # how often the service applies the policy
+    # Pinned SHA-256 of a deployment's own weights, checked at load (the bundled models are
+    # pinned in the code): the Whisper model.bin / checkpoint, and the spaCy model's digest as
+    # `voice-statement models --pins` prints it.
+    model_sha256: str | None = None
+    spacy_model_sha256: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,3 +113,7 @@ class Settings(BaseSettings):
     @property
     def resolved_audio_dir(self) -> Path:
         return self.audio_dir or self.data_dir / "audio"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "keys" / "kek.key"

@@ -6,6 +6,11 @@ who, when, and each field's old and new value. Confirmation freezes the content 
 accepted, with the MG11 declaration and the SHA-256 of that content; nothing after it may
 change the statement (a correction is a further statement that refers to it). Submission writes
 the outbox message in the same transaction that marks the statement submitted.
+
+Every operation names the principal acting. Access is decided by ``workflow.access`` before
+anything is read, and the audit entry DPA 2018 s.62 asks for (``security.audit``) is written in
+the same transaction as the change or the reading it records: no change without its entry, and
+no entry for a change that rolled back.
 """
 
 from __future__ import annotations
@@ -33,9 +38,14 @@ from models.tables import (
     StatementRecord,
     StatementStatus,
     StatementVersion,
+    User,
     utcnow,
 )
-from workflow import delivery, events
+from models.users import Principal, Role
+from security import audit
+from security.audit import AuditAction, normalise_justification
+from workflow import access, delivery, events
+from workflow.access import Permission
 from workflow.audio_store import StoredAudio
 from workflow.database import Database
 from workflow.exports import ConfirmationInfo, ExportDocument, mg11_declaration, page_count
@@ -59,7 +69,17 @@ class LifecycleError(Exception):
 
 
 class StatementNotFound(LookupError):
-    pass
+    """No statement with this id, or none the caller may see: the two are never told apart."""
+
+
+class JustificationRequired(Exception):
+    """Consulting a statement that is not one's own needs a stated reason (DPA 2018 s.62)."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(
+            f"{operation}: say why you are consulting a statement that is not your own, in the "
+            "X-Justification header (or the justification field of the request body)"
+        )
 
 
 @dataclass(frozen=True)
@@ -133,19 +153,23 @@ class StatementService:
         audio: StoredAudio,
         template: Template,
         statement_date: date,
-        officer: str,
+        actor: Principal,
         filename: str | None,
         content_type: str | None,
         duration_s: float | None,
     ) -> tuple[StatementRecord, Job]:
-        """Record a received recording and queue its drafting, in one transaction."""
+        """Record a received recording, owned by ``actor``, and queue its drafting, in one
+        transaction."""
+        access.require(actor, Permission.CREATE)
         with self.database.session() as session:
             record = StatementRecord(
                 id=str(uuid.uuid4()),
                 status=StatementStatus.RECEIVED,
                 template=template.value,
                 statement_date=statement_date,
-                officer=officer,
+                officer=actor.name,
+                officer_id=actor.user_id,
+                unit=actor.unit,
                 audio_key=audio.key,
                 audio_sha256=audio.sha256,
                 audio_bytes=audio.size,
@@ -158,6 +182,18 @@ class StatementService:
             session.flush()
             job = self.jobs.enqueue(session, statement_id=record.id, kind="draft")
             events.emit(session, record.id, "queued", audio_sha256=audio.sha256)
+            audit.record(
+                session,
+                actor,
+                AuditAction.COLLECTION,
+                "statement.create",
+                statement_id=record.id,
+                detail={
+                    "audio_sha256": audio.sha256,
+                    "audio_bytes": audio.size,
+                    "template": template.value,
+                },
+            )
         return record, job
 
     # --- reading ------------------------------------------------------------------------
@@ -165,7 +201,14 @@ class StatementService:
     def get(
         self, session: Session, statement_id: str, *, for_update: bool = False
     ) -> StatementRecord:
-        query = select(StatementRecord).where(StatementRecord.id == statement_id)
+        """The statement, whoever asks: for the service's own work (drafting, retention)."""
+        return self._one(session, statement_id, for_update=for_update)
+
+    @staticmethod
+    def _one(
+        session: Session, statement_id: str, *conditions: Any, for_update: bool
+    ) -> StatementRecord:
+        query = select(StatementRecord).where(StatementRecord.id == statement_id, *conditions)
         if for_update:
             query = query.with_for_update()
         record = session.scalars(query).one_or_none()
@@ -173,10 +216,56 @@ class StatementService:
             raise StatementNotFound(statement_id)
         return record
 
+    def lookup(
+        self,
+        session: Session,
+        statement_id: str,
+        actor: Principal,
+        permission: Permission,
+        *,
+        for_update: bool = False,
+    ) -> StatementRecord:
+        """The statement, if ``actor`` may do ``permission`` to it. Raises AccessDenied when no
+        role of theirs allows ``permission``; StatementNotFound when the statement does not
+        exist or is not theirs to reach (the two are never told apart)."""
+        access.require(actor, permission)
+        return self._one(
+            session, statement_id, access.visible(actor, permission), for_update=for_update
+        )
+
+    def consult(
+        self,
+        session: Session,
+        statement_id: str,
+        actor: Principal,
+        permission: Permission,
+        operation: str,
+        *,
+        justification: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> StatementRecord:
+        """Look the statement up for reading and log the consultation, in the caller's
+        transaction. Anyone but the statement's own officer must give a justification."""
+        record = self.lookup(session, statement_id, actor, permission)
+        reason = normalise_justification(justification)
+        if reason is None and not access.is_owner(actor, record):
+            raise JustificationRequired(operation)
+        audit.record(
+            session,
+            actor,
+            AuditAction.CONSULTATION,
+            operation,
+            statement_id=record.id,
+            justification=reason,
+            detail=detail,
+        )
+        return record
+
     def search(
         self,
         session: Session,
         *,
+        actor: Principal,
         status: str | None = None,
         template: str | None = None,
         officer: str | None = None,
@@ -184,7 +273,8 @@ class StatementService:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[StatementRecord], int]:
-        query = select(StatementRecord)
+        access.require(actor, Permission.READ)
+        query = select(StatementRecord).where(access.visible(actor, Permission.READ))
         if status:
             query = query.where(StatementRecord.status == status)
         if template:
@@ -199,7 +289,21 @@ class StatementService:
             .offset(offset)
             .limit(limit)
         )
-        return list(records), total
+        found = list(records)
+        filters = {"status": status, "template": template, "officer": officer}
+        audit.record(
+            session,
+            actor,
+            AuditAction.CONSULTATION,
+            "statement.search",
+            detail={
+                **{k: v for k, v in filters.items() if v},
+                **({"date": statement_date.isoformat()} if statement_date else {}),
+                "results": len(found),
+                "total": total,
+            },
+        )
+        return found, total
 
     @staticmethod
     def current_content(record: StatementRecord) -> dict[str, Any] | None:
@@ -248,11 +352,12 @@ class StatementService:
 
     # --- the officer's review -----------------------------------------------------------
 
-    def edit(self, statement_id: str, change: Edit, *, officer: str) -> StatementRecord:
+    def edit(self, statement_id: str, change: Edit, *, actor: Principal) -> StatementRecord:
         """Apply an officer's correction as a new version; returns the record."""
+        officer = actor.name
         try:
             with self.database.session() as session:
-                record = self.get(session, statement_id, for_update=True)
+                record = self.lookup(session, statement_id, actor, Permission.EDIT, for_update=True)
                 self._require_draft(record, action="edit")
                 if (
                     change.base_version is not None
@@ -286,13 +391,26 @@ class StatementService:
                         by=officer,
                         fields=[c["field"] for c in changes],
                     )
+                    audit.record(
+                        session,
+                        actor,
+                        AuditAction.ALTERATION,
+                        "statement.edit",
+                        statement_id=record.id,
+                        detail={
+                            "version": record.current_version,
+                            "fields": [c["field"] for c in changes],
+                        },
+                    )
         except IntegrityError as exc:  # two edits raced for the same version number
             raise LifecycleError(
                 "edit_conflict", "someone else edited the statement at the same moment; reload"
             ) from exc
         return record
 
-    def confirm(self, statement_id: str, request: ConfirmRequest, *, officer: str) -> Confirmation:
+    def confirm(
+        self, statement_id: str, request: ConfirmRequest, *, actor: Principal
+    ) -> Confirmation:
         """Freeze the current version as the statement the witness accepted."""
         if not request.witness_declaration_accepted:
             raise LifecycleError(
@@ -301,9 +419,12 @@ class StatementService:
                 "once the witness accepts it",
                 invalid=True,
             )
+        officer = actor.name
         try:
             with self.database.session() as session:
-                record = self.get(session, statement_id, for_update=True)
+                record = self.lookup(
+                    session, statement_id, actor, Permission.CONFIRM, for_update=True
+                )
                 self._require_draft(record, action="confirm")
                 statement = copy.deepcopy(record.versions[-1].content)
                 unanswered = [
@@ -363,16 +484,34 @@ class StatementService:
                     by=officer,
                     content_sha256=confirmation.content_sha256,
                 )
+                audit.record(
+                    session,
+                    actor,
+                    AuditAction.ALTERATION,
+                    "statement.confirm",
+                    statement_id=record.id,
+                    detail={
+                        "version": record.current_version,
+                        "content_sha256": confirmation.content_sha256,
+                    },
+                )
         except IntegrityError as exc:
             raise LifecycleError(
                 "already_confirmed", "the statement was confirmed meanwhile"
             ) from exc
         return confirmation
 
-    def submit(self, statement_id: str, *, officer: str, payload: dict[str, Any]) -> OutboxMessage:
+    def submit(
+        self,
+        statement_id: str,
+        *,
+        actor: Principal,
+        payload: dict[str, Any],
+        justification: str | None = None,
+    ) -> OutboxMessage:
         """Mark a confirmed statement submitted and queue its delivery, in one transaction."""
         with self.database.session() as session:
-            record = self.get(session, statement_id, for_update=True)
+            record = self.lookup(session, statement_id, actor, Permission.SUBMIT, for_update=True)
             if record.status == StatementStatus.SUBMITTED:
                 raise LifecycleError(
                     "already_submitted", "the statement has already been submitted"
@@ -394,8 +533,52 @@ class StatementService:
             )
             record.status = StatementStatus.SUBMITTED
             record.updated_at = utcnow()
-            events.emit(session, record.id, "submitted", by=officer)
+            events.emit(session, record.id, "submitted", by=actor.name)
+            audit.record(
+                session,
+                actor,
+                AuditAction.DISCLOSURE,
+                "statement.submit",
+                statement_id=record.id,
+                justification=normalise_justification(justification),
+                detail={
+                    "recipient": delivery.describe_destination(message.destination),
+                    "state": message.state,
+                },
+            )
         return message
+
+    def reassign(self, statement_id: str, *, actor: Principal, to_name: str) -> StatementRecord:
+        """Give the statement to another officer of its unit (a supervisor's decision). The new
+        owner must be a local account, not revoked, holding the officer role in that unit."""
+        with self.database.session() as session:
+            record = self.lookup(session, statement_id, actor, Permission.REASSIGN, for_update=True)
+            target = session.scalars(select(User).where(User.name == to_name)).one_or_none()
+            if (
+                target is None
+                or target.revoked_at is not None
+                or Role.OFFICER.value not in target.roles
+                or target.unit != record.unit
+            ):
+                raise LifecycleError(
+                    "invalid_officer",
+                    f"{to_name!r} is not an active officer of unit {record.unit!r}",
+                    invalid=True,
+                )
+            to_user_id = target.id
+            before = {"officer": record.officer, "officer_id": record.officer_id}
+            record.officer, record.officer_id = to_name, to_user_id
+            record.updated_at = utcnow()
+            events.emit(session, record.id, "reassigned", to=to_name, by=actor.name)
+            audit.record(
+                session,
+                actor,
+                AuditAction.ALTERATION,
+                "statement.reassign",
+                statement_id=record.id,
+                detail={"from": before["officer"], "to": to_name, "to_id": to_user_id},
+            )
+        return record
 
     # --- rules --------------------------------------------------------------------------
 
