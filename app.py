@@ -131,6 +131,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = commands.add_parser("models", help="list the Whisper models available and where")
     m.add_argument("--json", action="store_true")
+    m.add_argument(
+        "--pins", action="store_true", help="print the SHA-256 pins of the configured weights"
+    )
+
+    u = commands.add_parser("users", help="local accounts: add, list, revoke, token, password")
+    users = u.add_subparsers(dest="users_command", required=True)
+    ua = users.add_parser("add", help="create an account and print its API token (once)")
+    ua.add_argument("name")
+    ua.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in _roles()],
+        help="a role; repeat for several",
+    )
+    ua.add_argument("--unit", default=None, help="the unit (team) whose statements it reaches")
+    users.add_parser("list", help="list accounts")
+    ur = users.add_parser("revoke", help="revoke an account, its tokens and its sessions")
+    ur.add_argument("name")
+    ut = users.add_parser("token", help="issue another API token for an account")
+    ut.add_argument("name")
+    up = users.add_parser("password", help="set the web sign-in password (read from stdin)")
+    up.add_argument("name")
+
+    a = commands.add_parser("audit", help="the audit log")
+    audit_commands = a.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the whole hash chain (exit 1 if broken)")
+
+    k = commands.add_parser("keys", help="encryption keys")
+    key_commands = k.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser(
+        "rotate", help="re-wrap every data key under VOICE_STATEMENT_KEK (audio is not rewritten)"
+    )
+    key_commands.add_parser("generate", help="print a new random key-encryption key (base64)")
+
+    r = commands.add_parser("retention", help="apply the retention policy now")
+    retention_commands = r.add_subparsers(dest="retention_command", required=True)
+    retention_commands.add_parser("apply", help="erase what the policy says is due")
 
     s = commands.add_parser(
         "serve", help="run the statement service (embedded defaults: nothing to configure)"
@@ -147,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _roles() -> list[Any]:
+    from models import Role
+
+    return list(Role)
+
+
 def create_app(
     settings: Settings | None = None, *, pipeline: StatementPipeline | None = None
 ) -> FastAPI:
@@ -159,13 +203,17 @@ def create_app(
 
     from fastapi import FastAPI
 
-    from api import health, openai_compat, statements
+    from api import admin, auth, governance, health, openai_compat, statements
     from api.errors import install_error_handlers
+    from api.security_headers import install_security
+    from security.ratelimit import RateLimiter
     from workflow.runtime import Runtime
     from workflow.services import Services
 
     services = Services(settings, pipeline=pipeline)
+    _ = services.oidc  # a wrong OpenID Connect configuration refuses to start, not to serve
     runtime = Runtime(services)
+    public_docs = services.settings.public_api_docs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -180,13 +228,23 @@ def create_app(
         summary="Witness statements by voice: record, draft, review, confirm, submit.",
         version="0.1.0",
         lifespan=lifespan,
+        # The API description names no data, but every endpoint but /healthz needs a token;
+        # a deployment that wants /docs says so (VOICE_STATEMENT_PUBLIC_API_DOCS=true).
+        docs_url="/docs" if public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if public_docs else None,
     )
     app.state.services = services
     app.state.runtime = runtime
+    app.state.upload_limiter = RateLimiter(services.settings.upload_rate_per_minute, 60.0)
     install_error_handlers(app)
+    install_security(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(statements.router)
     app.include_router(openai_compat.router)
+    app.include_router(admin.router)
+    app.include_router(governance.router)
     return app
 
 
@@ -217,6 +275,15 @@ def run_worker(args: argparse.Namespace) -> int:
             "redis://127.0.0.1:6379/0); without one, `serve` drafts in its own process",
             file=sys.stderr,
         )
+        return EXIT_BAD_INPUT
+    from workflow.pipeline import INTEGRITY_CODES, verify_weights
+
+    try:  # tampered weights stop the worker here, rather than fail every recording later
+        verify_weights(settings)
+    except Exception as exc:
+        if getattr(exc, "code", None) not in INTEGRITY_CODES:
+            raise
+        print(f"voice-statement: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     database = Database(settings.resolved_database_url)
     database.migrate()
@@ -336,6 +403,16 @@ def run_models(args: argparse.Namespace) -> int:
     from transcription.provisioning import ModelStore
 
     settings = _settings(args)
+    if args.pins:
+        from workflow.pipeline import weight_pins
+
+        pins = weight_pins(settings)
+        print(
+            json.dumps(pins, indent=2)
+            if args.json
+            else "\n".join(f"{k}\t{v}" for k, v in pins.items())
+        )
+        return 0
     rows = ModelStore(settings.data_dir).available()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -346,6 +423,127 @@ def run_models(args: argparse.Namespace) -> int:
         if row["where"]:
             print(f"\twhere:  {row['where']}")
     print(f"data directory: {settings.data_dir}")
+    return 0
+
+
+def _cli_admin() -> Any:
+    """The person at the command line, as the audit log names them: whoever can run this
+    command on the server already holds its keys and database."""
+    import getpass
+
+    from models import Principal, Role
+
+    login = getpass.getuser()
+    return Principal(
+        user_id=f"cli:{login}",
+        name=f"{login} (command line)",
+        roles=frozenset({Role.ADMIN}),
+        via="cli",
+    )
+
+
+def _open_services() -> Any:
+    from workflow.services import Services
+
+    services = Services()
+    services.database.migrate()
+    return services
+
+
+def run_users(args: argparse.Namespace) -> int:
+    from models import Role
+    from security import accounts, audit
+    from security.audit import AuditAction
+
+    services = _open_services()
+    actor = _cli_admin()
+    command = args.users_command
+    try:
+        with services.database.session() as session:
+            if command == "list":
+                for user in accounts.list_users(session):
+                    state = "revoked" if user.revoked_at else "active"
+                    roles = ",".join(user.roles)
+                    print(f"{user.name}\t{roles}\t{user.unit or '-'}\t{state}")
+                return 0
+            if command == "add":
+                _, token = accounts.add_user(
+                    session, args.name, [Role(r) for r in args.role], args.unit
+                )
+                operation, action = "user.add", AuditAction.COLLECTION
+            elif command == "token":
+                token = accounts.issue_token(session, args.name)
+                operation, action = "user.token", AuditAction.ALTERATION
+            elif command == "revoke":
+                accounts.revoke_user(session, args.name)
+                token, operation, action = None, "user.revoke", AuditAction.ALTERATION
+            else:  # password
+                password = sys.stdin.readline().rstrip("\n")
+                accounts.set_password(session, args.name, password)
+                token, operation, action = None, "user.password", AuditAction.ALTERATION
+            audit.record(session, actor, action, operation, detail={"user": args.name})
+    except accounts.AccountError as exc:
+        print(f"voice-statement: error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        services.close()
+    if token:
+        print(token)
+        print("the token is shown once: give it to its holder now", file=sys.stderr)
+    else:
+        print(f"{args.name}: {command} done", file=sys.stderr)
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from security import audit
+
+    services = _open_services()
+    try:
+        with services.database.session() as session:
+            report = audit.verify(session)
+    finally:
+        services.close()
+    print(audit.format_report(report))
+    return 0 if report.ok else 1
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    from security.crypto import KeyConfigError
+    from workflow import keys
+
+    if args.keys_command == "generate":
+        print(keys.generate_kek())
+        return 0
+    try:
+        services = _open_services()
+    except KeyConfigError as exc:
+        print(f"voice-statement: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        report = keys.rotate_keys(services)
+    except KeyConfigError as exc:
+        print(f"voice-statement: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        services.close()
+    print("\n".join(report.lines()))
+    return 0
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    from workflow import retention
+
+    services = _open_services()
+    try:
+        report = retention.apply_retention(
+            services.database, services.audio_store, services.settings
+        )
+    finally:
+        services.close()
+    print(f"erased {len(report.erased)} statement(s)")
+    for statement_id in report.erased:
+        print(statement_id)
     return 0
 
 
@@ -360,6 +558,10 @@ def main(argv: list[str] | None = None) -> int:
         "models": run_models,
         "serve": run_serve,
         "worker": run_worker,
+        "users": run_users,
+        "audit": run_audit,
+        "keys": run_keys,
+        "retention": run_retention,
     }
     try:
         return handlers[args.command](args)

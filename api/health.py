@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.auth import CurrentUser
+
 router = APIRouter(tags=["health"])
 
 
@@ -17,9 +19,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+def readyz(request: Request, _user: CurrentUser) -> JSONResponse:
     """Ready to take recordings: the database answers, the audio store is writable, and the
-    model is loaded (embedded mode; in distributed mode the workers load it)."""
+    model is loaded (embedded mode; in distributed mode the workers load it). Like every
+    endpoint but ``/healthz`` it needs a token: its checks name the service's internals."""
     runtime = request.app.state.runtime
     services = runtime.services
     checks: dict[str, Any] = {}

@@ -33,12 +33,15 @@ from functools import cache
 from pathlib import Path, PurePath
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from api.auth import require_roles
 from api.deps import ServicesDep
 from api.errors import ApiError
-from models import Transcript
+from models import Principal, Role, Transcript
+from security import audit
+from security.audit import AuditAction
 from transcription.audio import AudioError
 from transcription.errors import TranscriptionError
 from workflow.pipeline import TranscribeRequest
@@ -68,6 +71,7 @@ _COPY_CHUNK = 1 << 20
 )
 def create_transcription(
     services: ServicesDep,
+    user: Annotated[Principal, Depends(require_roles(Role.OFFICER))],
     file: Annotated[UploadFile, File(description="the recording: any format FFmpeg reads")],
     model: Annotated[str, Form(description="whisper-1, or the name of the loaded model")],
     language: Annotated[str, Form(description="ISO-639-1 code; empty: en or detect")] = "",
@@ -109,6 +113,15 @@ def create_transcription(
     )
 
     transcript = _transcribe_upload(services, file, request)
+    # Collection (s.62): the recording is transcribed and not kept; the text goes to the caller.
+    with services.database.session() as session:
+        audit.record(
+            session,
+            user,
+            AuditAction.COLLECTION,
+            "transcription.direct",
+            detail={"model": loaded, "duration_s": round(transcript.duration_s, 3)},
+        )
 
     if response_format == "json":
         return JSONResponse({"text": transcript.text})

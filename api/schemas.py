@@ -120,3 +120,28 @@ class ProgressPublic(BaseModel):
     status: str
     events: list[dict[str, Any]]
     done: bool = Field(description="true once drafting is over (draft ready, or failed)")
+
+
+class SubmitBody(BaseModel):
+    justification: str | None = Field(
+        default=None, max_length=500, description="why, when you are not the statement's officer"
+    )
+
+
+class ReassignBody(BaseModel):
+    officer: str = Field(min_length=1, max_length=200, description="the new officer's account")
+
+
+class HashCheck(BaseModel):
+    recorded: str
+    recomputed: str | None  # None: what it is a hash of is gone (erased, or missing)
+    ok: bool
+
+
+class IntegrityPublic(BaseModel):
+    """Both hashes recomputed now from what is stored, against those recorded at the time."""
+
+    statement_id: str
+    audio: HashCheck
+    confirmed_content: HashCheck | None  # None: not confirmed
+    ok: bool

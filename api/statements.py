@@ -1,8 +1,10 @@
 """The statement API: capture, draft, review, confirm, submit, export.
 
 Views are thin: they translate HTTP to calls on ``workflow.statements.StatementService`` and its
-errors to JSON errors. Handlers are plain ``def`` so that FastAPI runs them in its thread pool:
-file and database work never blocks the event loop, and drafting runs in the workers.
+errors to JSON errors. Every route needs an authenticated caller (``CurrentUser``); the service
+decides what that caller may reach (``workflow.access``) and writes the audit entries. Handlers
+are plain ``def`` so that FastAPI runs them in its thread pool: file and database work never
+blocks the event loop, and drafting runs in the workers.
 """
 
 from __future__ import annotations
@@ -19,29 +21,36 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import CurrentUser
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.ranges import audio_response
 from api.schemas import (
     ConfirmBody,
+    IntegrityPublic,
     ProgressPublic,
+    ReassignBody,
     StatementCreated,
     StatementEdit,
     StatementPage,
     StatementPublic,
+    SubmitBody,
 )
-from models import Template
-from models.tables import StatementRecord
+from models import Principal, Template
+from models.tables import StatementRecord, StatementStatus
 from transcription.audio import AudioError, probe_duration
-from workflow import events
+from workflow import access, events
+from workflow.access import AccessDenied, Permission
 from workflow.audio_store import AudioNotFound, UploadTooLarge
 from workflow.delivery import delivery_status
 from workflow.exports import render_pdf
+from workflow.integrity import check_integrity
 from workflow.runtime import Runtime
 from workflow.services import Services
 from workflow.statements import (
     ConfirmRequest,
     Edit,
+    JustificationRequired,
     LifecycleError,
     StatementNotFound,
     confirmation_json,
@@ -62,20 +71,26 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def current_officer(request: Request) -> str:
-    """Who is acting. Until authentication lands this is the ``X-Officer`` header, recorded as
-    given; a request without it is recorded as made by an unidentified officer."""
-    header = request.app.state.services.settings.officer_header
-    name = " ".join((request.headers.get(header) or "").split())[:200]
-    return name or "unidentified officer"
+Justification = Annotated[
+    str | None,
+    Header(
+        alias="X-Justification",
+        description="why you are consulting a statement that is not your own (DPA 2018 s.62); "
+        "required unless you are its officer",
+    ),
+]
 
 
 @contextmanager
 def lifecycle_errors() -> Iterator[None]:
     try:
         yield
+    except AccessDenied as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
     except StatementNotFound as exc:
         raise ApiError(404, "not_found", f"no statement with id {exc.args[0]!r}") from exc
+    except JustificationRequired as exc:
+        raise ApiError(400, "justification_required", str(exc)) from exc
     except LifecycleError as exc:
         raise ApiError(422 if exc.invalid else 409, exc.code, exc.message) from exc
 
@@ -104,16 +119,42 @@ def _statement_json(runtime: Runtime, session: Session, record: StatementRecord)
     }
 
 
-def _read(runtime: Runtime, statement_id: str) -> dict[str, Any]:
+def _read(
+    runtime: Runtime,
+    statement_id: str,
+    user: Principal,
+    *,
+    justification: str | None,
+    operation: str = "statement.view",
+) -> dict[str, Any]:
     with runtime.services.database.session() as session, lifecycle_errors():
-        record = runtime.statements.get(session, statement_id)
+        record = runtime.statements.consult(
+            session,
+            statement_id,
+            user,
+            Permission.READ,
+            operation,
+            justification=justification,
+        )
         return _statement_json(runtime, session, record)
+
+
+def _check_upload_rate(request: Request, user: Principal) -> None:
+    wait = request.app.state.upload_limiter.hit(user.user_id)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_uploads",
+            "too many recordings sent in the last minute; try again shortly",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
 
 
 @router.post("", status_code=202, response_model=StatementCreated)
 def create_statement(
     request: Request,
     services: ServicesDep,
+    user: CurrentUser,
     audio: Annotated[
         UploadFile, File(description="the recording: m4a, webm, ogg, mp3, wav, flac, 3gp")
     ],
@@ -125,7 +166,9 @@ def create_statement(
     """Receive a recording: keep it byte for byte, return its SHA-256, draft it in the
     background. Watch ``events_url`` for progress."""
     runtime = get_runtime(request)
-    officer = current_officer(request)
+    with lifecycle_errors():  # refuse before reading the upload
+        access.require(user, Permission.CREATE)
+    _check_upload_rate(request, user)
     store = services.audio_store
     try:
         stored = store.save(audio.file, max_bytes=services.settings.max_upload_bytes)
@@ -139,7 +182,7 @@ def create_statement(
             audio=stored,
             template=template,
             statement_date=statement_date or date.today(),
-            officer=officer,
+            actor=user,
             filename=audio.filename,
             content_type=audio.content_type,
             duration_s=duration,
@@ -180,6 +223,7 @@ def _check_audio(services: Services, key: str, filename: str | None) -> float | 
 @router.get("", response_model=StatementPage)
 def list_statements(
     request: Request,
+    user: CurrentUser,
     status: str | None = None,
     template: Template | None = None,
     officer: str | None = None,
@@ -188,9 +232,10 @@ def list_statements(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     runtime = get_runtime(request)
-    with runtime.services.database.session() as session:
+    with runtime.services.database.session() as session, lifecycle_errors():
         records, total = runtime.statements.search(
             session,
+            actor=user,
             status=status,
             template=template.value if template else None,
             officer=officer,
@@ -216,12 +261,16 @@ def list_statements(
 
 
 @router.get("/{statement_id}", response_model=StatementPublic)
-def get_statement(request: Request, statement_id: str) -> dict[str, Any]:
-    return _read(get_runtime(request), statement_id)
+def get_statement(
+    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+) -> dict[str, Any]:
+    return _read(get_runtime(request), statement_id, user, justification=justification)
 
 
 @router.patch("/{statement_id}", response_model=StatementPublic)
-def edit_statement(request: Request, statement_id: str, body: StatementEdit) -> dict[str, Any]:
+def edit_statement(
+    request: Request, statement_id: str, body: StatementEdit, user: CurrentUser
+) -> dict[str, Any]:
     """Correct the draft: a new version recording who, when, and each old and new value."""
     runtime = get_runtime(request)
     with lifecycle_errors():
@@ -233,13 +282,15 @@ def edit_statement(request: Request, statement_id: str, body: StatementEdit) -> 
                 narrative=body.narrative,
                 base_version=body.base_version,
             ),
-            officer=current_officer(request),
+            actor=user,
         )
-    return _read(runtime, statement_id)
+    return _read_back(runtime, statement_id, user)
 
 
 @router.post("/{statement_id}/confirm", response_model=StatementPublic)
-def confirm_statement(request: Request, statement_id: str, body: ConfirmBody) -> dict[str, Any]:
+def confirm_statement(
+    request: Request, statement_id: str, body: ConfirmBody, user: CurrentUser
+) -> dict[str, Any]:
     """The witness accepts the statement and the MG11 declaration; its content is frozen."""
     runtime = get_runtime(request)
     with lifecycle_errors():
@@ -251,35 +302,85 @@ def confirm_statement(request: Request, statement_id: str, body: ConfirmBody) ->
                 signature_png=signature,
                 place=body.place,
             ),
-            officer=current_officer(request),
+            actor=user,
         )
-    return _read(runtime, statement_id)
+    return _read_back(runtime, statement_id, user)
 
 
 @router.post("/{statement_id}/submit", status_code=202, response_model=StatementPublic)
-def submit_statement(request: Request, statement_id: str) -> dict[str, Any]:
+def submit_statement(
+    request: Request,
+    statement_id: str,
+    user: CurrentUser,
+    justification: Justification = None,
+    body: SubmitBody | None = None,
+) -> dict[str, Any]:
     """Send the confirmed statement to the justice system (delivered in the background;
     ``submission`` shows its state and attempts)."""
     runtime = get_runtime(request)
+    reason = (body.justification if body else None) or justification
     with lifecycle_errors():
-        payload = _export(runtime, statement_id)
-        runtime.statements.submit(statement_id, officer=current_officer(request), payload=payload)
+        with runtime.services.database.session() as session:
+            # The payload is composed for the recipient; it is not shown to the caller.
+            record = runtime.statements.lookup(session, statement_id, user, Permission.SUBMIT)
+            payload = _export_body(runtime, session, record)
+        runtime.statements.submit(statement_id, actor=user, payload=payload, justification=reason)
     runtime.wake_delivery()
-    return _read(runtime, statement_id)
+    return _read_back(runtime, statement_id, user)
 
 
-def _export(runtime: Runtime, statement_id: str) -> dict[str, Any]:
+def _read_back(runtime: Runtime, statement_id: str, user: Principal) -> dict[str, Any]:
+    """The statement as a change left it, for the caller who made the change: the change's own
+    audit entry covers showing it back, so no second (consultation) entry is written."""
+    with runtime.services.database.session() as session, lifecycle_errors():
+        record = runtime.statements.lookup(session, statement_id, user, Permission.READ)
+        return _statement_json(runtime, session, record)
+
+
+def _export_body(runtime: Runtime, session: Session, record: StatementRecord) -> dict[str, Any]:
+    document = runtime.statements.export_document(session, record)
+    deliveries = delivery_status(runtime.statements.outbox(session, record.id))
+    return export_json(record, document, deliveries)
+
+
+def _consult_export(
+    runtime: Runtime,
+    session: Session,
+    statement_id: str,
+    user: Principal,
+    *,
+    justification: str | None,
+    form: str,
+) -> StatementRecord:
+    return runtime.statements.consult(
+        session,
+        statement_id,
+        user,
+        Permission.EXPORT,
+        "statement.export",
+        justification=justification,
+        detail={"format": form},
+    )
+
+
+def _export(
+    runtime: Runtime, statement_id: str, user: Principal, *, justification: str | None, form: str
+) -> dict[str, Any]:
     with runtime.services.database.session() as session:
-        record = runtime.statements.get(session, statement_id)
-        document = runtime.statements.export_document(session, record)
-        deliveries = delivery_status(runtime.statements.outbox(session, record.id))
-        return export_json(record, document, deliveries)
+        record = _consult_export(
+            runtime, session, statement_id, user, justification=justification, form=form
+        )
+        return _export_body(runtime, session, record)
 
 
 @router.get("/{statement_id}/export.json")
-def export_statement_json(request: Request, statement_id: str) -> JSONResponse:
+def export_statement_json(
+    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+) -> JSONResponse:
     with lifecycle_errors():
-        body = _export(get_runtime(request), statement_id)
+        body = _export(
+            get_runtime(request), statement_id, user, justification=justification, form="json"
+        )
     return JSONResponse(
         body,
         headers={"Content-Disposition": f'attachment; filename="statement-{statement_id}.json"'},
@@ -287,10 +388,14 @@ def export_statement_json(request: Request, statement_id: str) -> JSONResponse:
 
 
 @router.get("/{statement_id}/export.pdf")
-def export_statement_pdf(request: Request, statement_id: str) -> Response:
+def export_statement_pdf(
+    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+) -> Response:
     runtime = get_runtime(request)
     with runtime.services.database.session() as session, lifecycle_errors():
-        record = runtime.statements.get(session, statement_id)
+        record = _consult_export(
+            runtime, session, statement_id, user, justification=justification, form="pdf"
+        )
         document = runtime.statements.export_document(session, record)
     pdf = render_pdf(document)
     return Response(
@@ -304,12 +409,25 @@ def export_statement_pdf(request: Request, statement_id: str) -> Response:
 def get_audio(
     request: Request,
     statement_id: str,
+    user: CurrentUser,
+    justification: Justification = None,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
-    """The original recording, byte for byte; supports Range so a player can seek."""
+    """The original recording, byte for byte; supports Range so a player can seek. Each
+    request is a consultation in the audit log, with the range it asked for."""
     runtime = get_runtime(request)
     with runtime.services.database.session() as session, lifecycle_errors():
-        record = runtime.statements.get(session, statement_id)
+        record = runtime.statements.consult(
+            session,
+            statement_id,
+            user,
+            Permission.PLAY_AUDIO,
+            "audio.play",
+            justification=justification,
+            detail={"range": (range_header or "")[:100] or None},
+        )
+        if record.status == StatementStatus.ERASED:
+            raise ApiError(410, "erased", "the recording was erased under the retention policy")
         key, sha256 = record.audio_key, record.audio_sha256
         media_type = record.audio_content_type or "application/octet-stream"
         filename = record.audio_filename
@@ -328,9 +446,11 @@ def get_audio(
         ) from exc
 
 
-def _progress(runtime: Runtime, statement_id: str, after: int) -> dict[str, Any]:
+def _progress(runtime: Runtime, statement_id: str, user: Principal, after: int) -> dict[str, Any]:
+    # Progress events carry no personal data (states, percentages, counts), so reading them is
+    # not logged as a consultation; who may read them is checked like any read.
     with runtime.services.database.session() as session, lifecycle_errors():
-        record = runtime.statements.get(session, statement_id)
+        record = runtime.statements.lookup(session, statement_id, user, Permission.READ)
         found = events.events_after(session, statement_id, after)
         done = record.status not in ("received", "transcribing")
         return {
@@ -342,10 +462,13 @@ def _progress(runtime: Runtime, statement_id: str, after: int) -> dict[str, Any]
 
 @router.get("/{statement_id}/progress", response_model=ProgressPublic)
 def get_progress(
-    request: Request, statement_id: str, after: Annotated[int, Query(ge=0)] = 0
+    request: Request,
+    statement_id: str,
+    user: CurrentUser,
+    after: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The same events as the stream, for a client that polls: those after event ``after``."""
-    return _progress(get_runtime(request), statement_id, after)
+    return _progress(get_runtime(request), statement_id, user, after)
 
 
 @router.get(
@@ -356,6 +479,7 @@ def get_progress(
 async def stream_events(
     request: Request,
     statement_id: str,
+    user: CurrentUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> StreamingResponse:
@@ -364,7 +488,7 @@ async def stream_events(
     Last-Event-ID and misses nothing."""
     runtime = get_runtime(request)
     start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
-    first = await run_in_threadpool(_progress, runtime, statement_id, start)  # 404 before 200
+    first = await run_in_threadpool(_progress, runtime, statement_id, user, start)  # 404 first
 
     async def stream() -> AsyncIterator[str]:
         batch, last = first, start
@@ -383,10 +507,40 @@ async def stream_events(
             if idle >= SSE_KEEPALIVE_S:
                 idle = 0.0
                 yield ": keep-alive\n\n"
-            batch = await run_in_threadpool(_progress, runtime, statement_id, last)
+            batch = await run_in_threadpool(_progress, runtime, statement_id, user, last)
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/{statement_id}/integrity", response_model=IntegrityPublic)
+def get_integrity(
+    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+) -> dict[str, Any]:
+    """Recompute the SHA-256 of the stored recording (of its plaintext, decrypted as it is read)
+    and of the confirmed content, and compare them with those recorded when they were taken."""
+    runtime = get_runtime(request)
+    with runtime.services.database.session() as session, lifecycle_errors():
+        record = runtime.statements.consult(
+            session,
+            statement_id,
+            user,
+            Permission.READ,
+            "statement.integrity",
+            justification=justification,
+        )
+        return check_integrity(runtime.services.audio_store, record)
+
+
+@router.post("/{statement_id}/reassign", response_model=StatementPublic)
+def reassign_statement(
+    request: Request, statement_id: str, body: ReassignBody, user: CurrentUser
+) -> dict[str, Any]:
+    """Give the statement to another officer of its unit (a supervisor's decision, audited)."""
+    runtime = get_runtime(request)
+    with lifecycle_errors():
+        runtime.statements.reassign(statement_id, actor=user, to_name=body.officer)
+    return _read_back(runtime, statement_id, user)
