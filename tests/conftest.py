@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,8 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from security.crypto import KeyRing
     from workflow.database import Database
     from workflow.pipeline import StatementPipeline
+    from workflow.services import Services
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -133,14 +136,46 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         drop()
 
 
+def _test_keys() -> KeyRing:
+    from security.crypto import KeyEncryptionKey, KeyRing
+
+    return KeyRing(KeyEncryptionKey(hashlib.sha256(b"voice-statement test KEK").digest()))
+
+
+# The key ring of every test database: one fixed KEK, so that a second Database opened on the
+# same URL (another "process") reads what the first wrote.
+TEST_KEYS: KeyRing = _test_keys()
+
+
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
-    """A migrated database on each backend."""
+    """A migrated database on each backend, sealing content under ``TEST_KEYS``."""
     from workflow.database import Database
 
-    db = Database(database_url)
+    db = Database(database_url, keys=TEST_KEYS)
     db.migrate()
     try:
         yield db
     finally:
         db.dispose()
+
+
+# --- accounts: every service request is made by someone -----------------------------------
+
+
+def add_account(
+    services: Services, name: str, roles: tuple[str, ...] = ("officer",), unit: str | None = "north"
+) -> str:
+    """Create a local account on the service's database (migrating it first) and return its
+    bearer token."""
+    from models import Role
+    from security import accounts
+
+    services.database.migrate()
+    with services.database.session() as session:
+        _, token = accounts.add_user(session, name, [Role(r) for r in roles], unit)
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -30,6 +30,7 @@ from api.openai_compat import (
     request_language,
     router,
 )
+from tests.conftest import add_account, bearer
 from tests.metrics import word_error_rate
 from workflow.services import Services
 from workflow.settings import Settings
@@ -56,8 +57,14 @@ def services(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterat
 
 
 @pytest.fixture(scope="module")
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(make_app(services)) as test_client:
+def officer_token(services: Services) -> str:
+    """An OpenAI client sends its API key as a bearer token: here, an officer's token."""
+    return add_account(services, "PC 4521 Dawson")
+
+
+@pytest.fixture(scope="module")
+def client(services: Services, officer_token: str) -> Iterator[TestClient]:
+    with TestClient(make_app(services), headers=bearer(officer_token)) as test_client:
         yield test_client
 
 
@@ -290,7 +297,8 @@ def test_an_upload_over_the_limit_is_refused_and_nothing_is_left_behind(
         )
     )
     try:
-        with TestClient(make_app(small)) as client:
+        token = add_account(small, "PC 4521 Dawson")
+        with TestClient(make_app(small), headers=bearer(token)) as client:
             error = error_of(transcribe(client, jfk_bytes), 413)
         assert error["code"] == "too_large"
         assert str(len(jfk_bytes) - 1) in error["message"]
@@ -358,7 +366,7 @@ def test_compression_ratio_sees_a_loop() -> None:
 
 
 @pytest.fixture(scope="module")
-def server_url(services: Services) -> Iterator[str]:
+def server_url(services: Services, officer_token: str) -> Iterator[str]:
     """The app under uvicorn on a free localhost port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -377,12 +385,15 @@ def server_url(services: Services) -> Iterator[str]:
 
 
 def test_an_openai_style_multipart_request_over_http(
-    server_url: str, jfk_path: Path, jfk_reference: str
+    server_url: str, jfk_path: Path, jfk_reference: str, officer_token: str
 ) -> None:
     # What openai.audio.transcriptions.create(file=open(...), model="whisper-1",
     # response_format="verbose_json", timestamp_granularities=["word", "segment"]) puts on the
     # wire: the array as repeated "timestamp_granularities[]" fields.
-    with httpx.Client(base_url=server_url, timeout=60) as http, jfk_path.open("rb") as audio:
+    with (
+        httpx.Client(base_url=server_url, timeout=60, headers=bearer(officer_token)) as http,
+        jfk_path.open("rb") as audio,
+    ):
         response = http.post(
             ROUTE,
             files=[("file", ("jfk.flac", audio, "application/octet-stream"))],
@@ -399,9 +410,12 @@ def test_an_openai_style_multipart_request_over_http(
 
 
 def test_transcription_waits_for_the_pipeline_lock_without_blocking_the_server(
-    server_url: str, services: Services, jfk_bytes: bytes
+    server_url: str, services: Services, jfk_bytes: bytes, officer_token: str
 ) -> None:
-    with httpx.Client(base_url=server_url, timeout=60) as http, ThreadPoolExecutor(1) as pool:
+    with (
+        httpx.Client(base_url=server_url, timeout=60, headers=bearer(officer_token)) as http,
+        ThreadPoolExecutor(1) as pool,
+    ):
         services.pipeline_lock.acquire()
         try:
             waiting = pool.submit(transcribe, http, jfk_bytes)

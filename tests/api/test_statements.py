@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from models.tables import AudioBlob, StatementRecord, StatementVersion
-from tests.conftest import AUDIO_FIXTURES
+from tests.conftest import AUDIO_FIXTURES, add_account, bearer
 from tests.http_sink import HttpSink, start_sink
 from workflow.pipeline import StatementPipeline
 from workflow.settings import Settings
@@ -27,7 +27,7 @@ from workflow.statements import canonical_json
 
 pytestmark = pytest.mark.slow
 
-OFFICER = {"X-Officer": "PC 4521 Dawson"}
+OFFICER_NAME = "PC 4521 Dawson"
 MG11 = AUDIO_FIXTURES / "mg11_assault.ogg"
 MISSING = AUDIO_FIXTURES / "missing_person.ogg"
 
@@ -49,7 +49,10 @@ def make_client(
         delivery_backoff_s=0.1,
         **overrides,
     )
-    return TestClient(create_app(settings, pipeline=pipeline))
+    app = create_app(settings, pipeline=pipeline)
+    # Every request of these tests is the one officer's, whose statements they are.
+    token = add_account(app.state.services, OFFICER_NAME)
+    return TestClient(app, headers=bearer(token))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,6 @@ def upload(client: TestClient, path: Path, template: str = "mg11") -> dict[str, 
             "/api/v1/statements",
             files={"audio": (path.name, audio, "audio/ogg")},
             data={"template": template, "statement_date": "2026-11-20"},
-            headers=OFFICER,
         )
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
@@ -131,7 +133,6 @@ def test_a_statement_goes_from_recording_to_one_delivery(
     edited = client.patch(
         f"/api/v1/statements/{sid}",
         json={"fields": {"witness.phone": "07700 900123"}, "base_version": 1},
-        headers=OFFICER,
     )
     assert edited.status_code == 200, edited.text
     body = edited.json()
@@ -150,7 +151,6 @@ def test_a_statement_goes_from_recording_to_one_delivery(
             "signature_png_base64": signature_png(),
             "place": "Penrith police station",
         },
-        headers=OFFICER,
     )
     assert confirmed.status_code == 200, confirmed.text
     confirmation = confirmed.json()["confirmation"]
@@ -168,7 +168,7 @@ def test_a_statement_goes_from_recording_to_one_delivery(
     assert exported["machine_transcript"]["text"] == draft["statement"]["transcript"]["text"]
     assert [v["number"] for v in exported["versions"]] == [1, 2]
 
-    submitted = client.post(f"/api/v1/statements/{sid}/submit", headers=OFFICER)
+    submitted = client.post(f"/api/v1/statements/{sid}/submit")
     assert submitted.status_code == 202 and submitted.json()["status"] == "submitted"
     [delivery] = sink.wait_for("/cjs", 1)
     assert delivery.headers["Idempotency-Key"] == f"submission-{sid}"
@@ -367,8 +367,10 @@ def test_health_readiness_and_docs(client: TestClient) -> None:
         "model": "loaded",
         "mode": "embedded",
     }
-    assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
+    # The API description is served only where a deployment asks (public_api_docs).
+    assert client.get("/docs").status_code == 404
+    assert client.get("/openapi.json").status_code == 404
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
     for path in (
         "/api/v1/statements",
         "/api/v1/statements/{statement_id}",

@@ -1,4 +1,7 @@
-"""The audio store keeps every upload byte for byte, or nothing at all, on both implementations."""
+"""The audio store keeps every upload byte for byte, or nothing at all, on both implementations,
+and with every recording encrypted (``EncryptedAudioStore`` over either) as the service runs it.
+Encryption itself (what the stored bytes look like, tampering, keys) is tested in
+tests/security/test_encryption.py."""
 
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from models.tables import AudioBlob
+from models.tables import AudioBlob, DataKey
 from tests.conftest import AUDIO_FIXTURES
 from workflow.audio_store import (
     AudioNotFound,
     AudioStore,
     AudioStoreUnavailable,
     DatabaseAudioStore,
+    EncryptedAudioStore,
     LocalAudioStore,
     UploadTooLarge,
     make_audio_store,
@@ -32,11 +36,26 @@ RECORDING = AUDIO_FIXTURES / "mg11_assault.ogg"
 # Each store test runs on the local store and on the database store over SQLite and PostgreSQL.
 # database_url is parametrized here (indirectly) so that the local store never gets a PostgreSQL
 # database made for nothing; for SQLite the URL costs nothing until the store asks for it.
+# "encrypted-*": the same stores inside an EncryptedAudioStore, as make_audio_store builds them.
 each_store = pytest.mark.parametrize(
     ("kind", "database_url"),
-    [("local", "sqlite"), ("database", "sqlite"), ("database", "postgresql")],
+    [
+        ("local", "sqlite"),
+        ("database", "sqlite"),
+        ("database", "postgresql"),
+        ("encrypted-local", "sqlite"),
+        ("encrypted-database", "sqlite"),
+        ("encrypted-database", "postgresql"),
+    ],
     indirect=["database_url"],
-    ids=["local", "database-sqlite", "database-postgresql"],
+    ids=[
+        "local",
+        "database-sqlite",
+        "database-postgresql",
+        "encrypted-local",
+        "encrypted-database-sqlite",
+        "encrypted-database-postgresql",
+    ],
 )
 
 
@@ -44,16 +63,31 @@ each_store = pytest.mark.parametrize(
 def store(
     kind: str, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AudioStore:
-    if kind == "local":
-        return LocalAudioStore(tmp_path / "audio")
-    database: Database = request.getfixturevalue("database")
     spool = tmp_path / "spool"
     spool.mkdir()
-    return DatabaseAudioStore(database, temp_dir=spool)
+    inner: AudioStore
+    if kind.endswith("local"):
+        inner = LocalAudioStore(tmp_path / "audio")
+    else:
+        inner = DatabaseAudioStore(request.getfixturevalue("database"), temp_dir=spool)
+    if not kind.startswith("encrypted-"):
+        return inner
+    database: Database = request.getfixturevalue("database")
+    assert database.data_keys is not None
+    return EncryptedAudioStore(inner, database.data_keys, temp_dir=spool)
 
 
 def leftovers(store: AudioStore, tmp_path: Path) -> list[str]:
-    """Everything the store holds: files in its directory (or spool), rows in its table."""
+    """Everything the store holds: files in its directory (or spool), rows in its table, and
+    for the encrypted store the audio data keys too."""
+    if isinstance(store, EncryptedAudioStore):
+        with store.data_keys.engine.connect() as connection:
+            audio_keys = (
+                connection.execute(select(DataKey.id).where(DataKey.purpose == "audio"))
+                .scalars()
+                .all()
+            )
+        return leftovers(store.inner, tmp_path) + [f"data key {k}" for k in audio_keys]
     if isinstance(store, LocalAudioStore):
         return sorted(str(p.relative_to(store.directory)) for p in store.directory.rglob("*"))
     assert isinstance(store, DatabaseAudioStore)
@@ -174,8 +208,9 @@ def test_local_copy_holds_the_upload(store: AudioStore, tmp_path: Path) -> None:
     stored = store.save(io.BytesIO(original), max_bytes=len(original))
     with store.local_copy(stored.key) as path:
         assert path.read_bytes() == original
-    if isinstance(store, DatabaseAudioStore):
-        # The database store's copy was a temporary file, and it is gone.
+    if isinstance(store, DatabaseAudioStore | EncryptedAudioStore):
+        # The database store's copy, and the encrypted store's decrypted one, was a temporary
+        # file, and it is gone.
         assert not path.exists()
         assert list((tmp_path / "spool").iterdir()) == []
     else:
@@ -266,11 +301,19 @@ def test_database_reads_only_the_slice_asked_for(database: Database) -> None:
 
 
 def test_make_audio_store_follows_the_settings(tmp_path: Path, database: Database) -> None:
-    local = make_audio_store(Settings(audio_store="local", audio_dir=tmp_path / "a"), database)
-    assert isinstance(local, LocalAudioStore)
-    assert local.directory == tmp_path / "a" and local.directory.is_dir()
+    assert database.data_keys is not None
+    local = make_audio_store(
+        Settings(audio_store="local", audio_dir=tmp_path / "a"), database, database.data_keys
+    )
+    # Always encrypted, whichever store holds the bytes.
+    assert isinstance(local, EncryptedAudioStore)
+    assert isinstance(local.inner, LocalAudioStore)
+    assert local.inner.directory == tmp_path / "a" and local.inner.directory.is_dir()
 
-    in_database = make_audio_store(Settings(audio_store="database"), database)
-    assert isinstance(in_database, DatabaseAudioStore)
+    in_database = make_audio_store(Settings(audio_store="database"), database, database.data_keys)
+    assert isinstance(in_database, EncryptedAudioStore)
+    assert isinstance(in_database.inner, DatabaseAudioStore)
     stored = in_database.save(io.BytesIO(b"abc"), max_bytes=3)
-    assert DatabaseAudioStore(database).size(stored.key) == 3
+    assert stored.size == in_database.size(stored.key) == 3
+    # What the table holds is the ciphertext: a header and a tag more than the three bytes.
+    assert DatabaseAudioStore(database).size(stored.key) > 3

@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import select, update
 
 from models.tables import DeliveryState, OutboxMessage, StatementRecord, utcnow
+from tests.conftest import TEST_KEYS
 from workflow.database import Database
 from workflow.delivery import (
     DeliveryResult,
@@ -333,7 +334,8 @@ def test_two_deliverers_racing_send_each_message_once(
     sink = make_sink(delay_s=0.02)
     add_statement(database)
     ids = [add_message(database, sink.url) for _ in range(10)]
-    other = Database(database.url)  # as a worker on another machine would have
+    # as a worker on another machine would have (with the same keys)
+    other = Database(database.url, keys=database.keys)
     try:
         deliverers = [OutboxDelivery(database), OutboxDelivery(other)]
         barrier = threading.Barrier(2)
@@ -422,7 +424,7 @@ def test_run_survives_failing_rounds(
     database_url: str, make_sink: Callable[..., Sink], caplog: pytest.LogCaptureFixture
 ) -> None:
     sink = make_sink()
-    database = Database(database_url)  # not migrated yet: every round fails
+    database = Database(database_url, keys=TEST_KEYS)  # not migrated yet: every round fails
     stop = threading.Event()
     thread = threading.Thread(
         target=OutboxDelivery(database).run, args=(stop,), kwargs={"interval_s": 0.02}
