@@ -1,8 +1,9 @@
 """The statement API: capture, draft, review, confirm, submit, export.
 
 Views are thin: they translate HTTP to calls on ``workflow.statements.StatementService`` and its
-errors to JSON errors. Every route needs an authenticated caller (``CurrentUser``); the service
-decides what that caller may reach (``workflow.access``) and writes the audit entries. Handlers
+errors to JSON errors. Every route needs an authenticated caller whose roles allow the operation
+(a route dependency: 403 otherwise); the service decides which statements that caller reaches
+(``workflow.access``: 404 otherwise) and writes the audit entries. Handlers
 are plain ``def`` so that FastAPI runs them in its thread pool: file and database work never
 blocks the event loop, and drafting runs in the workers.
 """
@@ -16,12 +17,12 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import CurrentUser
+from api.auth import require_roles
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.ranges import audio_response
@@ -70,6 +71,21 @@ def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
+
+def _may(permission: Permission) -> Any:
+    """The route dependency for ``permission``: 403 unless one of the caller's roles allows it
+    on some statement. Which statement the caller reaches is then the service's question."""
+    return Depends(require_roles(*access.roles_allowing(permission)))
+
+
+Creator = Annotated[Principal, _may(Permission.CREATE)]
+Reader = Annotated[Principal, _may(Permission.READ)]
+Listener = Annotated[Principal, _may(Permission.PLAY_AUDIO)]
+Exporter = Annotated[Principal, _may(Permission.EXPORT)]
+Editor = Annotated[Principal, _may(Permission.EDIT)]
+Confirmer = Annotated[Principal, _may(Permission.CONFIRM)]
+Submitter = Annotated[Principal, _may(Permission.SUBMIT)]
+Reassigner = Annotated[Principal, _may(Permission.REASSIGN)]
 
 Justification = Annotated[
     str | None,
@@ -154,7 +170,7 @@ def _check_upload_rate(request: Request, user: Principal) -> None:
 def create_statement(
     request: Request,
     services: ServicesDep,
-    user: CurrentUser,
+    user: Creator,
     audio: Annotated[
         UploadFile, File(description="the recording: m4a, webm, ogg, mp3, wav, flac, 3gp")
     ],
@@ -166,8 +182,6 @@ def create_statement(
     """Receive a recording: keep it byte for byte, return its SHA-256, draft it in the
     background. Watch ``events_url`` for progress."""
     runtime = get_runtime(request)
-    with lifecycle_errors():  # refuse before reading the upload
-        access.require(user, Permission.CREATE)
     _check_upload_rate(request, user)
     store = services.audio_store
     try:
@@ -223,7 +237,7 @@ def _check_audio(services: Services, key: str, filename: str | None) -> float | 
 @router.get("", response_model=StatementPage)
 def list_statements(
     request: Request,
-    user: CurrentUser,
+    user: Reader,
     status: str | None = None,
     template: Template | None = None,
     officer: str | None = None,
@@ -262,14 +276,14 @@ def list_statements(
 
 @router.get("/{statement_id}", response_model=StatementPublic)
 def get_statement(
-    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+    request: Request, statement_id: str, user: Reader, justification: Justification = None
 ) -> dict[str, Any]:
     return _read(get_runtime(request), statement_id, user, justification=justification)
 
 
 @router.patch("/{statement_id}", response_model=StatementPublic)
 def edit_statement(
-    request: Request, statement_id: str, body: StatementEdit, user: CurrentUser
+    request: Request, statement_id: str, body: StatementEdit, user: Editor
 ) -> dict[str, Any]:
     """Correct the draft: a new version recording who, when, and each old and new value."""
     runtime = get_runtime(request)
@@ -289,7 +303,7 @@ def edit_statement(
 
 @router.post("/{statement_id}/confirm", response_model=StatementPublic)
 def confirm_statement(
-    request: Request, statement_id: str, body: ConfirmBody, user: CurrentUser
+    request: Request, statement_id: str, body: ConfirmBody, user: Confirmer
 ) -> dict[str, Any]:
     """The witness accepts the statement and the MG11 declaration; its content is frozen."""
     runtime = get_runtime(request)
@@ -311,7 +325,7 @@ def confirm_statement(
 def submit_statement(
     request: Request,
     statement_id: str,
-    user: CurrentUser,
+    user: Submitter,
     justification: Justification = None,
     body: SubmitBody | None = None,
 ) -> dict[str, Any]:
@@ -375,7 +389,7 @@ def _export(
 
 @router.get("/{statement_id}/export.json")
 def export_statement_json(
-    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+    request: Request, statement_id: str, user: Exporter, justification: Justification = None
 ) -> JSONResponse:
     with lifecycle_errors():
         body = _export(
@@ -389,7 +403,7 @@ def export_statement_json(
 
 @router.get("/{statement_id}/export.pdf")
 def export_statement_pdf(
-    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+    request: Request, statement_id: str, user: Exporter, justification: Justification = None
 ) -> Response:
     runtime = get_runtime(request)
     with runtime.services.database.session() as session, lifecycle_errors():
@@ -409,7 +423,7 @@ def export_statement_pdf(
 def get_audio(
     request: Request,
     statement_id: str,
-    user: CurrentUser,
+    user: Listener,
     justification: Justification = None,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
@@ -464,7 +478,7 @@ def _progress(runtime: Runtime, statement_id: str, user: Principal, after: int) 
 def get_progress(
     request: Request,
     statement_id: str,
-    user: CurrentUser,
+    user: Reader,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The same events as the stream, for a client that polls: those after event ``after``."""
@@ -479,7 +493,7 @@ def get_progress(
 async def stream_events(
     request: Request,
     statement_id: str,
-    user: CurrentUser,
+    user: Reader,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> StreamingResponse:
@@ -518,7 +532,7 @@ async def stream_events(
 
 @router.get("/{statement_id}/integrity", response_model=IntegrityPublic)
 def get_integrity(
-    request: Request, statement_id: str, user: CurrentUser, justification: Justification = None
+    request: Request, statement_id: str, user: Reader, justification: Justification = None
 ) -> dict[str, Any]:
     """Recompute the SHA-256 of the stored recording (of its plaintext, decrypted as it is read)
     and of the confirmed content, and compare them with those recorded when they were taken."""
@@ -537,7 +551,7 @@ def get_integrity(
 
 @router.post("/{statement_id}/reassign", response_model=StatementPublic)
 def reassign_statement(
-    request: Request, statement_id: str, body: ReassignBody, user: CurrentUser
+    request: Request, statement_id: str, body: ReassignBody, user: Reassigner
 ) -> dict[str, Any]:
     """Give the statement to another officer of its unit (a supervisor's decision, audited)."""
     runtime = get_runtime(request)

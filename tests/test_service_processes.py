@@ -120,21 +120,27 @@ def wait_until(check: Callable[[], Any], *, timeout_s: float, what: str, procs: 
     raise AssertionError(f"timed out waiting for {what}\n{procs.log_tail()}")
 
 
-def add_officer(env: dict[str, str]) -> str:
-    """An officer's account made with the command line, as an operator would; its token."""
+def officer_token(env: dict[str, str]) -> str:
+    """A token for the officer's account, made with the command line as an operator would: the
+    account on the first start, another token for it on a restart."""
+    command = [str(BIN / "voice-statement"), "users", "add", "PC 77 Ellis", "--role", "officer"]
     made = subprocess.run(
-        [str(BIN / "voice-statement"), "users", "add", "PC 77 Ellis", "--role", "officer"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        command, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
     )
+    if made.returncode == 2 and "already exists" in made.stderr:
+        made = subprocess.run(
+            [str(BIN / "voice-statement"), "users", "token", "PC 77 Ellis"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert made.returncode == 0, made.stderr
     return made.stdout.strip()
 
 
 def serve(procs: Processes, env: dict[str, str], port: int) -> httpx.Client:
-    token = add_officer(env)
+    token = officer_token(env)
     procs.start("serve", ["serve", "--port", str(port)], env)
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}",

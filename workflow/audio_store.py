@@ -52,6 +52,7 @@ from security.crypto import (
     encrypt_stream,
 )
 from workflow.database import Database
+from workflow.files import fsync_directory
 from workflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -160,17 +161,6 @@ def _copy_limited(source: BinaryIO, target: IO[bytes], max_bytes: int) -> Stored
     return StoredAudio(key=_new_key(), sha256=digest.hexdigest(), size=size)
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename inside ``directory`` durable (POSIX; Windows cannot open directories)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class LocalAudioStore(AudioStore):
     """Files under one directory, as ``directory/<key[:2]>/<key>``, each mode 0o600.
 
@@ -207,7 +197,7 @@ class LocalAudioStore(AudioStore):
             # store keeps the whole upload or nothing.
             temp.unlink(missing_ok=True)
             raise
-        _fsync_directory(final.parent)
+        fsync_directory(final.parent)
         return stored
 
     def size(self, key: str) -> int:

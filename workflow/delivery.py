@@ -43,6 +43,7 @@ from models.users import SYSTEM
 from security import audit
 from security.audit import AuditAction
 from workflow.database import Database
+from workflow.files import fsync_directory
 
 logger = logging.getLogger(__name__)
 
@@ -188,25 +189,11 @@ class FileDropSender:
             except BaseException:
                 Path(temp_name).unlink(missing_ok=True)
                 raise
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             # Disk full, permissions, a share that went away: worth another attempt.
             return DeliveryResult(False, error=f"writing {target} failed: {exc}")
         return DeliveryResult(True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (a crash right after would otherwise lose the file)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not every platform or file system opens directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def sender_for(destination: str, *, timeout_s: float) -> Sender:
