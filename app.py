@@ -255,7 +255,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     print(
-        f"voice-statement: serving on http://{args.host}:{args.port} (docs at /docs); "
+        f"voice-statement: serving on http://{args.host}:{args.port}"
+        f"{' (docs at /docs)' if settings.public_api_docs else ''}; "
         f"data in {settings.data_dir}",
         file=sys.stderr,
     )
