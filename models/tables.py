@@ -439,3 +439,56 @@ class RetentionPolicy(Base):
     unconfirmed_days: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+# --- resumable uploads (issue 6) ---
+
+
+class UploadSession(Base):
+    """A recording arriving in pieces over a poor signal (``/api/v1/uploads``).
+
+    ``received`` is how many bytes have arrived, always the offset the next piece must start
+    at: it only ever moves forward, by a guarded UPDATE, so two copies of one piece sent at
+    once append it once. When it reaches ``size`` the pieces are assembled into the audio
+    store, checked against the declared ``sha256`` and made a statement (``statement_id``).
+
+    Assembly is claimed under a lease (``assembly_token``, ``assembly_expires_at``) so that two
+    requests finishing the same upload make one statement. ``audio_key`` is set once the
+    assembled recording is in the audio store and before its statement is created: an
+    assembly that died in between is recognised (a statement holds that key, or none does).
+    """
+
+    __tablename__ = "upload_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(200), index=True)
+    owner_name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(32))
+    statement_date: Mapped[date] = mapped_column(Date)
+    size: Mapped[int] = mapped_column(BigInteger)  # declared by the client
+    sha256: Mapped[str] = mapped_column(String(64))  # declared by the client, lowercase hex
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The last piece's arrival: an upload untouched for long is abandoned (and expires).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    assembly_token: Mapped[str | None] = mapped_column(String(36))
+    assembly_expires_at: Mapped[datetime | None] = mapped_column()
+    audio_key: Mapped[str | None] = mapped_column(String(200))
+    statement_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class UploadChunk(Base):
+    """One piece of an upload, encrypted at rest until the recording is assembled. At most one
+    piece starts at each offset of an upload (the unique constraint); the surrogate ``id`` is
+    the single-column key that ``voice-statement keys rotate`` pages sealed tables by."""
+
+    __tablename__ = "upload_chunks"
+    __table_args__ = (UniqueConstraint("upload_id", "offset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    upload_id: Mapped[str] = mapped_column(ForeignKey("upload_sessions.id"))
+    offset: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(SealedBytes("upload_chunks.data"))

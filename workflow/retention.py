@@ -64,6 +64,7 @@ from workflow.audio_store import AudioStore
 from workflow.database import Database
 from workflow.settings import Settings
 from workflow.statements import LifecycleError, StatementNotFound
+from workflow.uploads import expire_uploads
 
 log = logging.getLogger(__name__)
 
@@ -500,6 +501,8 @@ def apply_retention(
                 audio_deleted=deleted,
             )
         )
+    # Uploads abandoned part way (pieces of recordings, encrypted) go after a week.
+    expire_uploads(database, now, audio_store=audio_store)
     return report
 
 
