@@ -15,14 +15,14 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import require_roles
+from api.auth import AuthError, require_roles
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.ranges import audio_response
@@ -42,7 +42,7 @@ from models.tables import StatementRecord, StatementStatus
 from transcription.audio import AudioError, probe_duration
 from workflow import access, events
 from workflow.access import AccessDenied, Permission
-from workflow.audio_store import AudioNotFound, UploadTooLarge
+from workflow.audio_store import AudioNotFound, StoredAudio, UploadTooLarge
 from workflow.delivery import delivery_status
 from workflow.exports import render_pdf
 from workflow.integrity import check_integrity
@@ -155,15 +155,69 @@ def _read(
         return _statement_json(runtime, session, record)
 
 
-def _check_upload_rate(request: Request, user: Principal) -> None:
+def check_upload_rate(request: Request, user: Principal) -> None:
+    """429 when ``user`` has sent more recordings in the last minute than the settings allow
+    (``upload_rate_per_minute``; a resumable upload counts when it is declared)."""
     wait = request.app.state.upload_limiter.hit(user.user_id)
     if wait is not None:
-        raise ApiError(
+        # AuthError, not ApiError: it carries the Retry-After header to the response.
+        raise AuthError(
             429,
             "too_many_uploads",
             "too many recordings sent in the last minute; try again shortly",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
+
+
+def save_recording(services: Services, source: BinaryIO) -> StoredAudio:
+    """Keep everything ``source`` yields in the audio store (encrypted, hashed as it streams);
+    413 past ``max_upload_bytes``, with nothing kept."""
+    try:
+        return services.audio_store.save(source, max_bytes=services.settings.max_upload_bytes)
+    except UploadTooLarge as exc:
+        raise ApiError(
+            413, "too_large", f"the recording is larger than the limit of {exc.limit} bytes"
+        ) from exc
+
+
+def register_recording(
+    runtime: Runtime,
+    user: Principal,
+    stored: StoredAudio,
+    *,
+    template: Template,
+    statement_date: date,
+    filename: str | None,
+    content_type: str | None,
+) -> dict[str, Any]:
+    """Make a statement of a recording already in the store, owned by ``user``, and queue its
+    drafting: the one way every upload (single request or resumable) becomes a statement.
+    Refuses what is not a usable recording (422); on any failure the recording is deleted from
+    the store (no statement, no orphaned audio). Returns the ``StatementCreated`` body."""
+    store = runtime.services.audio_store
+    try:
+        duration = _check_audio(runtime.services, stored.key, filename)
+        record, job = runtime.statements.create(
+            audio=stored,
+            template=template,
+            statement_date=statement_date,
+            actor=user,
+            filename=filename,
+            content_type=content_type,
+            duration_s=duration,
+        )
+    except BaseException:
+        store.delete(stored.key)  # nothing half-written: no statement, no orphaned audio
+        raise
+    runtime.dispatch(job.id)
+    return {
+        "id": record.id,
+        "status": record.status,
+        "audio_sha256": stored.sha256,
+        "audio_bytes": stored.size,
+        "url": f"/api/v1/statements/{record.id}",
+        "events_url": f"/api/v1/statements/{record.id}/events",
+    }
 
 
 @router.post("", status_code=202, response_model=StatementCreated)
@@ -180,39 +234,19 @@ def create_statement(
     ] = None,
 ) -> dict[str, Any]:
     """Receive a recording: keep it byte for byte, return its SHA-256, draft it in the
-    background. Watch ``events_url`` for progress."""
-    runtime = get_runtime(request)
-    _check_upload_rate(request, user)
-    store = services.audio_store
-    try:
-        stored = store.save(audio.file, max_bytes=services.settings.max_upload_bytes)
-    except UploadTooLarge as exc:
-        raise ApiError(
-            413, "too_large", f"the recording is larger than the limit of {exc.limit} bytes"
-        ) from exc
-    try:
-        duration = _check_audio(services, stored.key, audio.filename)
-        record, job = runtime.statements.create(
-            audio=stored,
-            template=template,
-            statement_date=statement_date or date.today(),
-            actor=user,
-            filename=audio.filename,
-            content_type=audio.content_type,
-            duration_s=duration,
-        )
-    except BaseException:
-        store.delete(stored.key)  # nothing half-written: no statement, no orphaned audio
-        raise
-    runtime.dispatch(job.id)
-    return {
-        "id": record.id,
-        "status": record.status,
-        "audio_sha256": stored.sha256,
-        "audio_bytes": stored.size,
-        "url": f"/api/v1/statements/{record.id}",
-        "events_url": f"/api/v1/statements/{record.id}/events",
-    }
+    background. Watch ``events_url`` for progress. (A phone on a poor signal sends it in
+    pieces instead: ``/api/v1/uploads``.)"""
+    check_upload_rate(request, user)
+    stored = save_recording(services, audio.file)
+    return register_recording(
+        get_runtime(request),
+        user,
+        stored,
+        template=template,
+        statement_date=statement_date or date.today(),
+        filename=audio.filename,
+        content_type=audio.content_type,
+    )
 
 
 def _check_audio(services: Services, key: str, filename: str | None) -> float | None:
@@ -242,6 +276,10 @@ def list_statements(
     template: Template | None = None,
     officer: str | None = None,
     statement_date: Annotated[date | None, Query(alias="date")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="words the statement contains (any case; all of them)"),
+    ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -254,6 +292,7 @@ def list_statements(
             template=template.value if template else None,
             officer=officer,
             statement_date=statement_date,
+            text=q,
             offset=(page - 1) * page_size,
             limit=page_size,
         )

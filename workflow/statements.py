@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -270,26 +270,42 @@ class StatementService:
         template: str | None = None,
         officer: str | None = None,
         statement_date: date | None = None,
+        text: str | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[StatementRecord], int]:
+        """The statements ``actor`` may read that match every filter given, newest first: one
+        page of them (``offset``, ``limit``) and how many match in all.
+
+        ``text`` matches statements whose current version (field values and the words they were
+        heard as, the people named, the narrative) or machine transcript contains every word of
+        it, ignoring case. That content is encrypted at rest, so SQL cannot look into it: the
+        other filters run in SQL first, then the candidates' current content and transcript are
+        decrypted here and matched in Python, and the page is cut from the matches so that
+        ``total`` counts matches, not candidates. Its cost therefore grows with the statements
+        the caller can see (a unit's: hundreds to a few thousand, each a few kilobytes, which
+        is quick); a force-wide deployment would replace it with a search index built from the
+        decrypted text and itself encrypted at rest (or a blind keyword index: keyed hashes of
+        each word, stored beside the statement and matched in SQL).
+        """
         access.require(actor, Permission.READ)
-        query = select(StatementRecord).where(access.visible(actor, Permission.READ))
+        conditions: list[Any] = [access.visible(actor, Permission.READ)]
         if status:
-            query = query.where(StatementRecord.status == status)
+            conditions.append(StatementRecord.status == status)
         if template:
-            query = query.where(StatementRecord.template == template)
+            conditions.append(StatementRecord.template == template)
         if officer:
-            query = query.where(StatementRecord.officer == officer)
+            conditions.append(StatementRecord.officer == officer)
         if statement_date:
-            query = query.where(StatementRecord.statement_date == statement_date)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        records = session.scalars(
-            query.order_by(StatementRecord.created_at.desc(), StatementRecord.id)
-            .offset(offset)
-            .limit(limit)
-        )
-        found = list(records)
+            conditions.append(StatementRecord.statement_date == statement_date)
+        order = (StatementRecord.created_at.desc(), StatementRecord.id)
+        terms = search_terms(text)
+        if terms:
+            found, total = self._search_text(session, conditions, order, terms, offset, limit)
+        else:
+            query = select(StatementRecord).where(*conditions)
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            found = list(session.scalars(query.order_by(*order).offset(offset).limit(limit)))
         filters = {"status": status, "template": template, "officer": officer}
         audit.record(
             session,
@@ -299,11 +315,48 @@ class StatementService:
             detail={
                 **{k: v for k, v in filters.items() if v},
                 **({"date": statement_date.isoformat()} if statement_date else {}),
+                # Whether text was searched for, not the text: it may name a witness, and audit
+                # entries hold no statement content.
+                **({"text_search": True} if terms else {}),
                 "results": len(found),
                 "total": total,
             },
         )
         return found, total
+
+    @staticmethod
+    def _search_text(
+        session: Session,
+        conditions: list[Any],
+        order: tuple[Any, ...],
+        terms: list[str],
+        offset: int,
+        limit: int,
+    ) -> tuple[list[StatementRecord], int]:
+        """Match ``terms`` against each candidate's decrypted current content and transcript;
+        returns the page of matches and their number (see :meth:`search`)."""
+        current = and_(
+            StatementVersion.statement_id == StatementRecord.id,
+            StatementVersion.number == StatementRecord.current_version,
+        )
+        # Only the columns matched are read (and decrypted): not the whole record of each.
+        rows = session.execute(
+            select(StatementRecord.id, StatementRecord.transcript, StatementVersion.content)
+            .outerjoin(StatementVersion, current)
+            .where(*conditions)
+            .order_by(*order)
+        )
+        matched = [
+            statement_id
+            for statement_id, transcript, content in rows
+            if text_matches(searchable_text(content, transcript), terms)
+        ]
+        page = matched[offset : offset + limit]
+        by_id = {
+            r.id: r
+            for r in session.scalars(select(StatementRecord).where(StatementRecord.id.in_(page)))
+        }
+        return [by_id[i] for i in page if i in by_id], len(matched)
 
     @staticmethod
     def current_content(record: StatementRecord) -> dict[str, Any] | None:
@@ -721,6 +774,32 @@ def _refresh_missing_flags(content: dict[str, Any], template: Template) -> None:
                 {"kind": "missing_required", "field": name, "reason": f"{name} was not stated"}
             )
     content["flags"] = flags
+
+
+def search_terms(text: str | None) -> list[str]:
+    """The words of a text search, case-folded; none for a blank or absent one."""
+    return text.casefold().split() if text else []
+
+
+def searchable_text(content: dict[str, Any] | None, transcript: dict[str, Any] | None) -> str:
+    """What a text search looks in, case-folded: the fields' values and the words they were
+    heard as, the people named, the narrative, and the machine transcript."""
+    parts: list[str] = []
+    if content:
+        for item in (content.get("fields") or {}).values():
+            parts.extend(str(item.get(key) or "") for key in ("value", "text"))
+        parts.extend(str(p.get("name") or "") for p in content.get("persons") or [])
+        parts.append(str(content.get("narrative") or ""))
+    if transcript:
+        parts.append(str(transcript.get("text") or ""))
+    # Joined on a line break so a term never matches across the end of one part and the start
+    # of the next; spaces inside a part are normalised so "Jane  Holloway" still matches.
+    return "\n".join(" ".join(part.split()) for part in parts if part).casefold()
+
+
+def text_matches(haystack: str, terms: list[str]) -> bool:
+    """Every term occurs in ``haystack`` (both already case-folded)."""
+    return all(term in haystack for term in terms)
 
 
 def version_json(version: StatementVersion) -> dict[str, Any]:
