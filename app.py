@@ -203,7 +203,7 @@ def create_app(
 
     from fastapi import FastAPI
 
-    from api import admin, auth, governance, health, openai_compat, statements
+    from api import admin, auth, governance, health, openai_compat, pages, statements, uploads
     from api.errors import install_error_handlers
     from api.security_headers import install_security
     from security.ratelimit import RateLimiter
@@ -242,9 +242,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(statements.router)
+    app.include_router(uploads.router)
     app.include_router(openai_compat.router)
     app.include_router(admin.router)
     app.include_router(governance.router)
+    pages.install(app)  # the browser pages, /static and the service worker /sw.js
     return app
 
 

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 # Only this origin's scripts, styles, images and connections; no plugins; no framing by anyone
-# (clickjacking); no <base> rewriting; forms post only here.
+# (clickjacking); no <base> rewriting; forms post only here. Media may also play from blob:
+# URLs (a recording replayed from the phone's storage; audio fetched with a header the case
+# builder's page must send); workers only from this origin (the officer's service worker).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'"
+    "default-src 'self'; media-src 'self' blob:; worker-src 'self'; "
+    "frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
 )
 # FastAPI's interactive API documentation loads Swagger UI / ReDoc from a CDN and starts them
 # with an inline script; only those pages get this wider policy (they hold no statement data).
