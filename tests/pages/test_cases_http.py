@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -32,50 +31,13 @@ from models import Template
 from models.tables import AuditEntry
 from models.users import Role
 from tests.factories import AUDIO, Account, account, confirm, drafted
+from tests.pages.html import Page
 from workflow.services import Services
 from workflow.settings import Settings
 from workflow.statements import Edit
 
 WITNESS = "Sarah Jane Holloway"
 WHY = "case file 42/2026: preparing the file for the CPS"
-
-
-class Elements(HTMLParser):
-    """Every start tag of a page with its attributes, and the text of the whole page."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def find(self, tag: str | None = None, **wanted: str) -> list[dict[str, str]]:
-        """Tags named ``tag`` (any when None) whose attributes hold ``wanted`` (``class_`` is
-        matched as one of the classes)."""
-        found = []
-        for name, attrs in self.tags:
-            if tag is not None and name != tag:
-                continue
-            ok = True
-            for key, value in wanted.items():
-                if key == "class_":
-                    ok = ok and value in attrs.get("class", "").split()
-                else:
-                    ok = ok and attrs.get(key.rstrip("_").replace("_", "-")) == value
-            if ok:
-                found.append(attrs)
-        return found
-
-    def one(self, tag: str | None = None, **wanted: str) -> dict[str, str]:
-        found = self.find(tag, **wanted)
-        assert len(found) == 1, (tag, wanted, found)
-        return found[0]
 
 
 @dataclass
@@ -186,7 +148,7 @@ def test_an_officer_or_an_administrator_gets_a_403_page_naming_the_roles(
         assert response.headers["content-type"].startswith("text/html")
         assert "case builder or supervisor" in response.text
         assert desk.confirmed not in response.text
-        page = Elements(response.text)
+        page = Page(response.text)
         assert page.find(id="case-list") == [] and page.find(id="justification") == []
 
 
@@ -202,7 +164,7 @@ def test_the_list_has_the_filters_and_one_row_per_statement_in_reach(desk: Desk)
     response = desk.browser(desk.builder).get("/cases")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
-    page = Elements(response.text)
+    page = Page(response.text)
     page.one("form", id="filters")
     page.one("select", name="status")
     page.one("select", name="template")
@@ -223,7 +185,7 @@ def test_the_list_has_the_filters_and_one_row_per_statement_in_reach(desk: Desk)
     for shown in ("PC 4471 Morgan", "20 Nov 2026", "confirmed", "Missing person"):
         assert shown in text
     # The supervisor sees the unit's draft too.
-    supervised = Elements(desk.browser(desk.supervisor).get("/cases").text)
+    supervised = Page(desk.browser(desk.supervisor).get("/cases").text)
     assert {r["data-id"] for r in supervised.find(class_="case-row")} == {
         desk.confirmed,
         desk.missing,
@@ -237,7 +199,7 @@ def test_the_filters_and_the_text_search(desk: Desk) -> None:
     def rows(**params: str) -> set[str]:
         response = client.get("/cases", params=params)
         assert response.status_code == 200, response.text
-        return {r["data-id"] for r in Elements(response.text).find(class_="case-row")}
+        return {r["data-id"] for r in Page(response.text).find(class_="case-row")}
 
     assert rows(q="HOLLOWAY") == {desk.confirmed, desk.missing}
     assert rows(q="white van") == {desk.confirmed}  # the confirmed text, not the machine draft's
@@ -247,13 +209,13 @@ def test_the_filters_and_the_text_search(desk: Desk) -> None:
     assert rows(officer="PC 4471 Morgan", date="2026-11-20") == {desk.confirmed, desk.missing}
     assert rows(date="2026-11-21") == set()
     # The form shows what was searched for.
-    page = Elements(client.get("/cases", params={"q": "holloway", "status": "confirmed"}).text)
+    page = Page(client.get("/cases", params={"q": "holloway", "status": "confirmed"}).text)
     assert page.one("input", name="q")["value"] == "holloway"
     assert page.one("option", value="confirmed").get("selected") == ""
     # A value the form cannot mean is named on the page, not answered with a bare 422.
     wrong = client.get("/cases", params={"date": "20/11/2026", "status": "lost"})
     assert wrong.status_code == 200
-    said = Elements(wrong.text)
+    said = Page(wrong.text)
     errors = " ".join(said.text)
     assert "not a date written as YYYY-MM-DD" in errors and "no status 'lost'" in errors
     assert {r["data-id"] for r in said.find(class_="case-row")} == {
@@ -284,7 +246,7 @@ def test_the_statement_page_asks_why_before_showing_anything(desk: Desk) -> None
     before = len(consultations(desk.services, desk.confirmed))
     response = desk.browser(desk.builder).get(f"/cases/{desk.confirmed}")
     assert response.status_code == 200
-    page = Elements(response.text)
+    page = Page(response.text)
     page.one("input", id="justification")
     page.one("label", for_="justification")
     page.one("button", id="open")
@@ -312,7 +274,7 @@ def test_the_statement_page_asks_why_before_showing_anything(desk: Desk) -> None
 
 
 def test_a_supervisor_gets_no_export_or_submit_buttons(desk: Desk) -> None:
-    page = Elements(desk.browser(desk.supervisor).get(f"/cases/{desk.draft}").text)
+    page = Page(desk.browser(desk.supervisor).get(f"/cases/{desk.draft}").text)
     page.one("button", id="open")
     assert page.find(id="export-pdf") == page.find(id="export-json") == []
     assert page.find(id="submit") == []
@@ -366,11 +328,11 @@ def test_the_calls_the_statement_page_makes(desk: Desk) -> None:
 def test_the_list_pages_keep_the_filters(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cases, "PAGE_SIZE", 1)  # two statements match: two pages
     client = desk.browser(desk.builder)
-    first = Elements(client.get("/cases", params={"q": "holloway"}).text)
+    first = Page(client.get("/cases", params={"q": "holloway"}).text)
     assert len(first.find(class_="case-row")) == 1
     assert first.one("a", rel="next")["href"] == "/cases?q=holloway&page=2"
     assert first.find("a", rel="prev") == []
-    second = Elements(client.get("/cases?q=holloway&page=2").text)
+    second = Page(client.get("/cases?q=holloway&page=2").text)
     assert len(second.find(class_="case-row")) == 1
     assert second.one("a", rel="prev")["href"] == "/cases?q=holloway"
     assert second.find("a", rel="next") == []

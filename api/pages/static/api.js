@@ -111,6 +111,20 @@ export function signInAgain() {
 }
 
 /**
+ * Show what went wrong in ``box``: a lapsed sign-in goes to the login page; no connection says
+ * so plainly; anything else shows the service's own message.
+ */
+export function showError(box, error) {
+  if (error instanceof ApiError && error.status === 401) {
+    signInAgain();
+    return;
+  }
+  box.textContent = error instanceof TypeError
+    ? "No connection to the service. Check the signal and try again."
+    : error.message;
+}
+
+/**
  * Build an element: el("a", {href: "/x", class: "row"}, "text", child).
  * Attributes: class, dataset (an object), on<event> (a function), hidden, and any other
  * attribute by name; children are nodes or strings (set as text, never parsed as HTML).

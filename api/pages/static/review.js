@@ -2,7 +2,7 @@
 // and narrative. Each heard field plays exactly the audio it came from; required fields that
 // were not heard are placeholders to fill or mark "not stated" before the witness sees it.
 // Every change is a PATCH with base_version, so an edit made elsewhere is never overwritten.
-import { api, ApiError, el, signInAgain, statusText, TEMPLATE_NAMES } from "./api.js";
+import { api, ApiError, el, showError, statusText, TEMPLATE_NAMES } from "./api.js";
 import { FIELD_ORDER, fieldHint, fieldLabel, flagName, inputMode } from "./fields.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,13 +35,7 @@ let events = null;
 const openEditors = new Set(); // fields whose editor is open (added with "Add" or "Edit")
 
 function fail(error) {
-  if (error instanceof ApiError && error.status === 401) {
-    signInAgain();
-    return;
-  }
-  errorBox.textContent = error instanceof TypeError
-    ? "No connection to the service. Check the signal and try again."
-    : error.message;
+  showError(errorBox, error);
 }
 
 // --- progress while drafting ---------------------------------------------------------------

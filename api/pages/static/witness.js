@@ -1,7 +1,7 @@
 // With the witness: the statement read back in large type, the MG11 declaration, a signature
 // pad (pointer events: finger, stylus or mouse), the place, the witness's acceptance; confirm
 // (the content is frozen from then on), then submit.
-import { api, ApiError, el, signInAgain, statusText } from "./api.js";
+import { api, el, showError, statusText } from "./api.js";
 import { FIELD_ORDER, fieldLabel } from "./fields.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,13 +26,7 @@ const submitButton = $("submit");
 let record = null;
 
 function fail(error) {
-  if (error instanceof ApiError && error.status === 401) {
-    signInAgain();
-    return;
-  }
-  errorBox.textContent = error instanceof TypeError
-    ? "No connection to the service. Check the signal and try again."
-    : error.message;
+  showError(errorBox, error);
 }
 
 // --- the read-back -------------------------------------------------------------------------
