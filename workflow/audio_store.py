@@ -144,21 +144,34 @@ def _check_range(size: int, start: int, end: int, chunk_size: int) -> None:
         raise ValueError("chunk_size must be positive")
 
 
-def _copy_limited(source: BinaryIO, target: IO[bytes], max_bytes: int) -> StoredAudio:
-    """Copy ``source`` to ``target`` chunk by chunk, hashing as it goes; stop at the limit."""
-    digest = hashlib.sha256()
-    size = 0
+class _Measure:
+    """The SHA-256 and size of what :func:`_read_limited` has handed out so far."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+
+def _read_limited(source: BinaryIO, max_bytes: int, measure: _Measure) -> Iterator[bytes]:
+    """``source`` chunk by chunk, hashed and counted into ``measure``; stops at the limit."""
     while True:
         chunk = source.read(_READ_CHUNK)
         if not chunk:
-            break
-        size += len(chunk)
-        # Checked before writing: at most one chunk past the limit is ever read, none is kept.
-        if size > max_bytes:
+            return
+        measure.size += len(chunk)
+        # Checked before handing it on: at most one chunk past the limit is ever read, none kept.
+        if measure.size > max_bytes:
             raise UploadTooLarge(max_bytes)
-        digest.update(chunk)
+        measure.digest.update(chunk)
+        yield chunk
+
+
+def _copy_limited(source: BinaryIO, target: IO[bytes], max_bytes: int) -> StoredAudio:
+    """Copy ``source`` to ``target`` chunk by chunk, hashing as it goes; stop at the limit."""
+    measure = _Measure()
+    for chunk in _read_limited(source, max_bytes, measure):
         target.write(chunk)
-    return StoredAudio(key=_new_key(), sha256=digest.hexdigest(), size=size)
+    return StoredAudio(key=_new_key(), sha256=measure.digest.hexdigest(), size=measure.size)
 
 
 class LocalAudioStore(AudioStore):
@@ -439,36 +452,23 @@ class EncryptedAudioStore(AudioStore):
 
     def save(self, source: BinaryIO, *, max_bytes: int) -> StoredAudio:
         data_key = self.data_keys.new_audio_key()
-        digest = hashlib.sha256()
-        size = 0
-
-        def plaintext() -> Iterator[bytes]:
-            nonlocal size
-            while True:
-                chunk = source.read(_READ_CHUNK)
-                if not chunk:
-                    return
-                size += len(chunk)
-                # As in _copy_limited: refused before anything of this chunk is kept.
-                if size > max_bytes:
-                    raise UploadTooLarge(max_bytes)
-                digest.update(chunk)
-                yield chunk
-
+        measure = _Measure()  # of the plaintext: the hash and size recorded as evidence
         header = AudioHeader(key_id=data_key.id, chunk_size=self.chunk_size)
-        encrypted = encrypt_stream(plaintext(), data_key, chunk_size=self.chunk_size)
+        encrypted = encrypt_stream(
+            _read_limited(source, max_bytes, measure), data_key, chunk_size=self.chunk_size
+        )
         try:
             stored = self.inner.save(
                 cast(BinaryIO, _IteratorReader(encrypted)),
                 max_bytes=header.ciphertext_size(max_bytes),
             )
-            if header.plaintext_size(stored.size) != size:  # the format's own arithmetic
+            if header.plaintext_size(stored.size) != measure.size:  # the format's arithmetic
                 self.inner.delete(stored.key)
                 raise RuntimeError("the encrypted recording has an unexpected length")
         except BaseException:
             self._forget_key(data_key.id)
             raise
-        return StoredAudio(key=stored.key, sha256=digest.hexdigest(), size=size)
+        return StoredAudio(key=stored.key, sha256=measure.digest.hexdigest(), size=measure.size)
 
     def _forget_key(self, key_id: str) -> None:
         try:
