@@ -77,6 +77,10 @@ class Field:
     end_s: float | None = None
 
 
+# List items carry the same evidence as fields: characters into the transcript text, and the
+# seconds of audio they were said in (null for typed text), so a reviewer can play exactly them.
+
+
 @dataclass(frozen=True)
 class Person:
     name: str
@@ -84,6 +88,8 @@ class Person:
     start_char: int
     end_char: int
     description: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class Vehicle:
     make: str | None = None
     model: str | None = None
     colour: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,16 +109,26 @@ class Weapon:
     value: str
     start_char: int
     end_char: int
+    start_s: float | None = None
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
 class Flag:
     """Something the officer must look at: ``missing_required``, ``low_confidence``,
-    ``no_speech``, ``interpreter_check``, ..."""
+    ``safeguarding``, ``confirm_spelling``, ``no_speech``, ``interpreter_check``, ...
+
+    ``start_char``/``end_char`` locate the words that raised it (a safeguarding indicator, a
+    name heard without a spelling); ``suggestions`` are values the officer may pick instead
+    (ranked spellings of a name), never applied by the machine.
+    """
 
     kind: str
     reason: str
     field: str | None = None
+    start_char: int | None = None
+    end_char: int | None = None
+    suggestions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -140,5 +158,5 @@ class Statement:
         out["vehicles"] = [asdict(v) for v in self.vehicles]
         out["weapons"] = [asdict(w) for w in self.weapons]
         out["narrative"] = self.narrative
-        out["flags"] = [asdict(f) for f in self.flags]
+        out["flags"] = [{**asdict(f), "suggestions": list(f.suggestions)} for f in self.flags]
         return out

