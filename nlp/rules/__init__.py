@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from models.statement import Template
-from nlp.rules import entities, events, missing, witness
+from nlp.rules import descriptions, entities, events, missing, witness
 from nlp.rules.context import Context, Found
 
 Rule = Callable[[Context], None]
@@ -25,6 +25,7 @@ def rules_for(template: Template) -> list[Rule]:
         ordered += missing.RULES
     ordered += events.RULES[template]
     ordered += entities.RULES
+    ordered += descriptions.RULES  # after persons: it describes them
     return ordered
 
 

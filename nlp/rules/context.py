@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 
 from spacy.tokens import Doc, Span, Token
 
@@ -46,8 +47,9 @@ class Context:
     vehicles: list[Vehicle] = field(default_factory=list)
     weapons: list[Weapon] = field(default_factory=list)
 
-    @property
+    @cached_property
     def text(self) -> str:
+        # Doc.text joins every token afresh on each call; rules read it dozens of times.
         return self.doc.text
 
     # -------------------------------------------------------------------------- span groups
