@@ -10,8 +10,8 @@ After ``en_core_web_sm``'s own components the pipeline runs:
 ``cue_ruler`` (SpanRuler → ``doc.spans["cues"]``)
     the phrases that introduce a field ("my name is", "I live at", "was wearing"), from
     ``data/patterns/cues.jsonl``.
-``lexicon_ruler`` (SpanRuler → ``doc.spans["lexicon"]``)
-    weapons, clothing and colours from the word lists.
+``lexicon_ruler``, ``lexicon_lemma_ruler`` (SpanRulers → ``doc.spans["lexicon"]``)
+    weapons, clothing and colours from the word lists, by spelling and by lemma.
 ``statement_mentions`` (→ ``doc.spans["mentions"]``)
     spoken values: phone numbers, postcodes, registrations, emails, times, dates, heights.
 
@@ -88,16 +88,28 @@ def _vehicle_and_brand_patterns(nlp: Language) -> list[dict[str, Any]]:
     return patterns
 
 
-def _lexicon_patterns(nlp: Language) -> list[dict[str, Any]]:
-    patterns: list[dict[str, Any]] = []
-    for label, name in ((WEAPON, "weapons"), (CLOTHING, "clothing"), (COLOUR, "colours")):
-        for phrase in lexicons.words(name):
-            words = [t.lower_ for t in nlp.make_doc(phrase)]
-            head = [{"LOWER": w} for w in words[:-1]]
-            # the last word by spelling or by lemma, so "knives" finds "knife"
-            patterns.append({"label": label, "pattern": [*head, {"LOWER": words[-1]}]})
-            patterns.append({"label": label, "pattern": [*head, {"LEMMA": words[-1]}]})
-    return patterns
+def _lexicon_patterns() -> list[dict[str, Any]]:
+    """The word lists as phrase patterns (matched by a PhraseMatcher: one hash lookup a token,
+    where token patterns cost a matcher state each)."""
+    return [
+        {"label": label, "pattern": phrase}
+        for label, name in ((WEAPON, "weapons"), (CLOTHING, "clothing"), (COLOUR, "colours"))
+        for phrase in lexicons.words(name)
+    ]
+
+
+def _base_form_patterns(nlp: Language, patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The patterns whose words are their own lemmas ("knife", "baseball bat"), for matching by
+    lemma: "knives" is a knife, but "bottoms" (clothing) must not find the bottom of a bag nor
+    "glasses" the verb "to glass"."""
+    texts = [str(p["pattern"]) for p in patterns]
+    with nlp.select_pipes(enable=["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]):
+        docs = list(nlp.pipe(texts))
+    return [
+        p
+        for p, doc in zip(patterns, docs, strict=True)
+        if all(t.lemma_.lower() == t.lower_ for t in doc)
+    ]
 
 
 def build_pipeline(spacy_model: str, *, pinned_sha256: str | None = None) -> Language:
@@ -135,9 +147,7 @@ def build_pipeline(spacy_model: str, *, pinned_sha256: str | None = None) -> Lan
             "entity_ruler", name="place_ruler", after="ner", config={"overwrite_ents": False}
         ),
     )
-    places.add_patterns(
-        [{"label": "GPE", "pattern": _token_pattern(nlp, t)} for t in lexicons.words("towns")]
-    )
+    places.add_patterns([{"label": "GPE", "pattern": t} for t in lexicons.words("towns")])
 
     # Cue patterns have optional words ("my phone [number] [is]"): keep the longest of
     # overlapping matches so each cue is one span.
@@ -155,10 +165,23 @@ def build_pipeline(spacy_model: str, *, pinned_sha256: str | None = None) -> Lan
     )
     cues.add_patterns(lexicons.patterns("cues"))
 
-    lexicon = cast(
-        SpanRuler, nlp.add_pipe("span_ruler", name="lexicon_ruler", config={"spans_key": LEXICON})
-    )
-    lexicon.add_patterns(_lexicon_patterns(nlp))
+    # Each word list twice: by spelling, and by lemma so that "knives" finds "knife" and
+    # "baseball bats" finds "baseball bat". The second ruler adds to the first's spans.
+    by_spelling = _lexicon_patterns()
+    by_lemma = _base_form_patterns(nlp, by_spelling)
+    for name, attr, overwrite, patterns in (
+        ("lexicon_ruler", "LOWER", True, by_spelling),
+        ("lexicon_lemma_ruler", "LEMMA", False, by_lemma),
+    ):
+        lexicon = cast(
+            SpanRuler,
+            nlp.add_pipe(
+                "span_ruler",
+                name=name,
+                config={"spans_key": LEXICON, "phrase_matcher_attr": attr, "overwrite": overwrite},
+            ),
+        )
+        lexicon.add_patterns(patterns)
 
     nlp.add_pipe("statement_mentions")
     return nlp
