@@ -47,9 +47,7 @@ def assert_playable(statement: Statement) -> int:
             transcript.duration_s,
         )
         inside = [
-            w.word
-            for w in words
-            if w.start_char < item.end_char and item.start_char < w.end_char
+            w.word for w in words if w.start_char < item.end_char and item.start_char < w.end_char
         ]
         assert inside, f"{label}: no heard word inside its characters"
         for word in inside:
