@@ -22,6 +22,7 @@ from models.statement import (
 )
 from models.transcript import Transcript
 from nlp.errors import ExtractionError
+from nlp.narrative import compose_narrative
 from nlp.pipeline import build_pipeline
 from nlp.rules import Context, apply_rules
 from nlp.safeguarding import safeguarding_flags
@@ -107,7 +108,7 @@ class Extractor:
         return Statement(
             template=template,
             statement_date=statement_date,
-            narrative=" ".join(text.split()),
+            narrative=compose_narrative(text).text,
             fields=fields,
             persons=[heard_at(p, words) for p in ctx.persons],
             vehicles=[heard_at(v, words) for v in ctx.vehicles],

@@ -83,7 +83,14 @@ def test_witness_statement_spoken(extractor: Extractor) -> None:
     # The knife is the only thing to flag: a safeguarding flag naming it, nothing missing.
     [flag] = statement.flags
     assert flag.kind == "safeguarding" and "knife" in flag.reason
-    assert statement.narrative == ASSAULT
+    # The narrative is the account as written down: numbers above ten and the read-out phone
+    # number as digits, the time (with its part of the day) on the 24-hour clock.
+    assert statement.narrative == (
+        ASSAULT.replace("thirty-four", "34")
+        .replace("fourteen Lowther", "14 Lowther")
+        .replace("oh seven seven double oh, nine double oh, one two three", "07700 900123")
+        .replace("quarter past ten at night", "22:15")
+    )
 
 
 def test_witness_statement_as_transcribed(extractor: Extractor) -> None:
@@ -105,7 +112,7 @@ def test_witness_statement_as_transcribed(extractor: Extractor) -> None:
     _assert_evidence_is_the_text(statement, ASSAULT_AS_TRANSCRIBED)
     assert [p.name for p in statement.persons] == ["Kyle"]
     assert [w.value for w in statement.weapons] == ["knife"]
-    assert statement.narrative == ASSAULT_AS_TRANSCRIBED.strip()
+    assert statement.narrative == ASSAULT_AS_TRANSCRIBED.strip().replace("2am", "02:00")
 
 
 def test_missing_person_report(extractor: Extractor) -> None:
