@@ -39,12 +39,16 @@ from functools import cache
 from types import MappingProxyType
 
 from nlp import lexicons
+from nlp.mentions import EMAIL, POSTCODE, REGISTRATION, find_mentions
 from nlp.normalise import (
     NUMBER_PATTERN,
     SMALL_PATTERN,
     TENS_PATTERN,
     UNIT_PATTERN,
+    normalise_email,
     normalise_phone,
+    normalise_postcode,
+    normalise_registration,
     normalise_time,
     number_from_words,
     ordinal_from_words,
@@ -527,9 +531,31 @@ def _number(m: re.Match[str]) -> str:
     return said  # "one two three", "ten thirty": not one number, left as said
 
 
+_CODE_WRITERS = {
+    REGISTRATION: normalise_registration,
+    POSTCODE: normalise_postcode,
+    EMAIL: normalise_email,
+}
+
+
+def write_codes(text: str) -> str:
+    """Registrations, postcodes and emails spelled out or read in the phonetic alphabet written
+    as codes ("papa november fifteen, golf hotel echo" → "PN15 GHE"), as an officer types them."""
+    out, pos = [], 0
+    for mention in find_mentions(text):
+        writer = _CODE_WRITERS.get(mention.label)
+        written = writer(text[mention.start : mention.end]) if writer else None
+        if written is None or mention.start < pos:
+            continue
+        out += [text[pos : mention.start], written]
+        pos = mention.end
+    return "".join(out) + text[pos:]
+
+
 def write_numbers(text: str) -> str:
     """Numbers and times in ``text`` written as a statement writes them (see the module's
-    conventions): digits above ten, 24-hour times where the part of the day was said, phone
-    numbers read out as digits."""
+    conventions): codes as codes, digits above ten, 24-hour times where the part of the day
+    was said, phone numbers read out as digits."""
+    text = write_codes(text)
     text = _PHONE_RE.sub(_phone, text)
     return _NUMBERS_RE.sub(_number, text)

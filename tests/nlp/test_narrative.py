@@ -290,3 +290,15 @@ def test_extractor_narrative_leaves_out_the_header_it_takes_fields_from(
         "Last Friday, at about 23:20, I saw a man smash the window of the bakery on Finkle "
         "Street in Kendal."
     )
+
+
+def test_codes_read_out_are_written_as_an_officer_types_them() -> None:
+    said = (
+        "They drove off in a red Skoda, registration whiskey victor seven two, hotel kilo "
+        "lima, towards Brampton. I live at nine Eden Mount, Stanwix, C A three, nine L X, and "
+        "my email is sam dot reed at example dot org."
+    )
+    text = compose_narrative(said).text
+    assert "registration WV72 HKL, towards Brampton" in text
+    assert "Stanwix, CA3 9LX, and" in text
+    assert "my email is sam.reed@example.org." in text
