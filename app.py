@@ -2,6 +2,7 @@
 
     voice-statement transcribe AUDIO [--template T] [--statement-date D] [--json | --format F]
     voice-statement extract --text-file F [--template T] [--statement-date D] [--json]
+    voice-statement evaluate GOLD_DIR [--from-audio] [--out DIR] [--verbose] [--min-f1 X]
     voice-statement models [--json]
     voice-statement serve [--host H] [--port P]
     voice-statement worker [--concurrency N]
@@ -128,6 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     statement_options(e)
     e.add_argument("--json", action="store_true", help="print the statement JSON on stdout")
+
+    ev = commands.add_parser(
+        "evaluate", help="draft every statement of a gold set and score the drafts"
+    )
+    ev.add_argument(
+        "gold_dir",
+        type=Path,
+        metavar="GOLD_DIR",
+        help="directory of NN.json gold statements (the shared dev set's shape)",
+    )
+    ev.add_argument(
+        "--from-audio",
+        action="store_true",
+        help="transcribe each statement's recording (audio.file) instead of reading its words",
+    )
+    ev.add_argument("--out", type=Path, default=None, help="write each draft to DIR/NN.json")
+    ev.add_argument("--verbose", action="store_true", help="list the misses of each statement")
+    ev.add_argument(
+        "--min-f1",
+        type=float,
+        default=None,
+        metavar="X",
+        help="exit 1 when the overall F1 is below X",
+    )
+    ev.add_argument("--engine", choices=["faster-whisper", "openai-whisper"], default=None)
+    ev.add_argument("--model", default=None, help="Whisper model for --from-audio")
 
     m = commands.add_parser("models", help="list the Whisper models available and where")
     m.add_argument("--json", action="store_true")
@@ -402,6 +429,30 @@ def run_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_evaluate(args: argparse.Namespace) -> int:
+    from workflow.evaluation import EvaluationError, evaluate
+    from workflow.pipeline import StatementPipeline
+
+    try:
+        report = evaluate(
+            args.gold_dir,
+            StatementPipeline(_settings(args)),
+            from_audio=args.from_audio,
+            out_dir=args.out,
+        )
+    except EvaluationError as exc:
+        print(f"voice-statement: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print("\n".join(report.lines(verbose=args.verbose)))
+    if args.min_f1 is not None and report.f1 < args.min_f1:
+        print(
+            f"voice-statement: F1 {report.f1:.3f} is below --min-f1 {args.min_f1:.3f}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
     from transcription.provisioning import ModelStore
 
@@ -558,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "transcribe": run_transcribe,
         "extract": run_extract,
+        "evaluate": run_evaluate,
         "models": run_models,
         "serve": run_serve,
         "worker": run_worker,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -323,3 +324,62 @@ def test_transcribe_works_with_networking_disabled(
     assert proc.returncode == 0, proc.stderr
     text = json.loads(proc.stdout)["transcript"]["text"]
     assert word_error_rate(jfk_reference, text) <= 0.10, text
+
+
+def _evaluation_gold(directory: Path) -> Path:
+    """Two gold statements; the second expects an age that was not said, so F1 is below 1."""
+    directory.mkdir()
+    spoken = (
+        "My name is Rhiannon Pugh. I'm thirty-one and I'm a hairdresser. Last Sunday at about "
+        "ten past nine at night I saw a man I know as Kyle Bevan smash the window of a car on "
+        "Castle Street in Llandudno."
+    )
+    for gold_id, age in (("01", 31), ("02", 13)):
+        statement = {
+            "id": gold_id,
+            "template": "mg11",
+            "statement_date": "2026-05-20",
+            "spoken": spoken,
+            "expected": {
+                "fields": {"witness.name": "Rhiannon Pugh", "witness.age": age},
+                "persons": ["Kyle Bevan"],
+                "vehicles": [],
+                "weapons": [],
+            },
+        }
+        (directory / f"{gold_id}.json").write_text(json.dumps(statement))
+    return directory
+
+
+def test_evaluate_prints_the_table_and_the_f1_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gold = _evaluation_gold(tmp_path / "gold")
+    out_dir = tmp_path / "out"
+    code, out, err = run(["evaluate", str(gold), "--out", str(out_dir), "--verbose"], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:2] == ["field", "gold"]
+    assert any(line.split()[:3] == ["witness.age", "2", "2"] for line in lines)
+    assert "  wrong  witness.age" in out and "gold 13  produced 31" in out
+    assert re.fullmatch(r"F1 0\.\d{3} precision 0\.\d{3} recall 0\.\d{3}", lines[-1])
+    assert sorted(p.name for p in out_dir.glob("*.json")) == ["01.json", "02.json"]
+
+    code, out, err = run(["evaluate", str(gold), "--min-f1", "0.99"], capsys)
+    assert code == 1
+    assert out.strip().splitlines()[-1].startswith("F1 ")
+    assert "below --min-f1" in err
+    code, _, _ = run(["evaluate", str(gold), "--min-f1", "0.5"], capsys)
+    assert code == 0
+
+
+def test_evaluate_refuses_a_bad_gold_dir_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["evaluate", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and out == ""
+    assert "nowhere" in err and len(err.strip().splitlines()) == 1
+    gold = _evaluation_gold(tmp_path / "gold")
+    code, out, err = run(["evaluate", str(gold), "--from-audio"], capsys)
+    assert code == 2 and out == ""
+    assert "audio.file" in err
