@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 
 from spacy.tokens import Doc, Span, Token
 
@@ -88,6 +88,25 @@ class Context:
                 return True
         return False
 
+    def corrected(self, span: Span) -> Span:
+        """The value the speaker gave instead, when ``span`` is taken back straight away
+        ("twenty past seven, no, sorry, it was nearer half past seven" → "half past seven"):
+        the next mention of the same kind right after a correction cue. ``span`` otherwise. A
+        correction of the correction is followed too."""
+        while (m := _correction_re().match(self.text, span.end_char)) is not None:
+            later = next(
+                (
+                    s
+                    for s in self.mentions(span.label_)
+                    if s.start_char >= m.end() and s.start_char - m.end() <= 2
+                ),
+                None,
+            )
+            if later is None:
+                break
+            span = later
+        return span
+
     # -------------------------------------------------------------------------- positions
     def token_at(self, char: int) -> Token | None:
         """The first non-space token starting at or after ``char``."""
@@ -128,6 +147,23 @@ class Context:
             if best is None or distance < best[0]:
                 best = (distance, part)
         return best[1] if best else None
+
+
+@cache
+def _correction_re() -> re.Pattern[str]:
+    """A correction cue and the words that may lead into the corrected value, from
+    ``data/correction_cues.txt`` and ``data/correction_leads.txt``."""
+    cues = "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in lexicons.words("correction_cues"))
+    leads = "|".join(
+        re.escape(w).replace(r"\ ", r"\s+") for w in lexicons.words("correction_leads")
+    )
+    pause = r"[\s,.;:!-]*"
+    return re.compile(
+        # "on Friday morning, no, sorry, ...": the part of the day said with the value
+        rf"(?:\s+(?:in\s+the\s+)?(?:morning|afternoon|evening|night)\b)?"
+        rf"{pause}(?:{cues})\b{pause}(?:(?:{cues})\b{pause})*(?:(?:{leads})\b{pause})*",
+        re.IGNORECASE,
+    )
 
 
 # ------------------------------------------------------------------------------------ names

@@ -34,6 +34,7 @@ def _date_after(ctx: Context, anchor: int) -> Found | None:
             span.start_char, span.end_char, *_WITNESS_DETAILS
         ):
             continue
+        span = ctx.corrected(span)
         when = normalise_date(span.text, statement_date=ctx.statement_date)
         if when is not None and when <= ctx.statement_date:
             return Found(when.isoformat(), span.start_char, span.end_char)
@@ -46,6 +47,7 @@ def _time_after(ctx: Context, anchor: int) -> Found | None:
             span.start_char, span.end_char, *_WITNESS_DETAILS
         ):
             continue
+        span = ctx.corrected(span)
         value = normalise_time(span.text, day_part_hint=ctx.day_part_near(span))
         if value is not None:
             return Found(value, span.start_char, span.end_char)
