@@ -39,8 +39,8 @@ def test_i_mean_and_or_rather_are_corrections(extractor: Extractor) -> None:
 def test_no_as_a_word_of_the_account_is_not_a_correction(extractor: Extractor) -> None:
     found = incident(
         extractor,
-        "My name is Ruth Coates. On Saturday at ten past six in the evening, no one else was about on Bank "
-        "Street in Wigton. Later, at eight, I phoned my son.",
+        "My name is Ruth Coates. On Saturday at ten past six in the evening, no one else was "
+        "about on Bank Street in Wigton. Later, at eight, I phoned my son.",
     )
     assert found["incident.date"] == "2026-11-14"
     assert found["incident.time"] == "18:10"
