@@ -90,6 +90,8 @@ def test_witness_statement_spoken(extractor: Extractor) -> None:
         .replace("fourteen Lowther", "14 Lowther")
         .replace("oh seven seven double oh, nine double oh, one two three", "07700 900123")
         .replace("quarter past ten at night", "22:15")
+        .replace("C A three, eight D A", "CA3 8DA")
+        .replace("alpha bravo one two, charlie delta echo", "AB12 CDE")
     )
 
 
