@@ -155,6 +155,19 @@ def vehicles(ctx: Context) -> None:
 
 
 # ----------------------------------------------------------------------------------------- weapons
+def _used_in_next_sentence(span: Span) -> bool:
+    """ "He picked up a brick. He threw it at my windscreen.": the next sentence says it was
+    used, referring back to it ("it", or the same noun again)."""
+    doc, end = span.doc, span.sent.end
+    if end >= len(doc):
+        return False
+    following = doc[end].sent
+    refers = any(
+        t.lower_ == "it" or t.lemma_.lower() == span.root.lemma_.lower() for t in following
+    )
+    return refers and harm_in(following)
+
+
 def weapons(ctx: Context) -> None:
     """Weapon-lexicon nouns in a sentence that says they were used or shown to hurt, threaten
     or damage ("took a baseball bat ... and smashed our front window with it"). The longest
@@ -165,7 +178,9 @@ def weapons(ctx: Context) -> None:
     for span in spans:
         if span.start < covered_to:
             continue  # inside a longer weapon phrase
-        if span.root.pos_ not in {"NOUN", "PROPN"} or not harm_in(span.sent):
+        if span.root.pos_ not in {"NOUN", "PROPN"}:
+            continue
+        if not harm_in(span.sent) and not _used_in_next_sentence(span):
             continue
         covered_to = span.end
         value = " ".join([*(t.lower_ for t in span[:-1]), span[-1].lemma_.lower()])
