@@ -611,13 +611,15 @@ def _plain_place(text: str) -> str:
 
 def canonical_town(name: str) -> str | None:
     """The listed town (``data/towns.txt``) a name is, as the list spells it, forgiving one
-    slip of the ear in longer names: "Kendall" → "Kendal", "barrow in furness" →
+    slip of the ear in names of seven letters or more: "Kendall" → "Kendal", "barrow in furness" →
     "Barrow-in-Furness". ``None`` for a name that is not (or not unambiguously) a listed town."""
     key = _plain_place(name)
     towns = {_plain_place(t): t for t in lexicons.words("towns")}
     if key in towns:
         return towns[key]
-    if len(key) < 5:
+    if len(key) < 7:
+        # a short name one letter from a listed one is as likely another place ("Dalton" is
+        # not "Dalston"): keep what was said
         return None
     close = {
         town

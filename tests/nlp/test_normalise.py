@@ -278,6 +278,9 @@ def test_title_case_name(said: str, expected: str) -> None:
         ("Wigtown", "Wigton"),
         ("Kirkland", None),  # not a listed town
         ("Kent", None),  # too short to forgive a slip
+        ("Dalton", "Dalton"),
+        ("Dalten", None),  # six letters: as likely another place as a slip for Dalton
+        ("Hexam", None),  # ... or for Hexham: keep what was said, never swap towns
     ],
 )
 def test_canonical_town(heard: str, expected: str | None) -> None:
