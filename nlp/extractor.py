@@ -104,7 +104,15 @@ class Extractor:
                 flags.append(
                     Flag(kind="missing_required", field=name, reason=f"{name} was not stated")
                 )
-        flags.extend(safeguarding_flags(template, fields, ctx.weapons))
+        flags.extend(
+            safeguarding_flags(
+                ctx.doc,
+                template=template,
+                fields=fields,
+                persons=ctx.persons,
+                weapons=ctx.weapons,
+            )
+        )
         return Statement(
             template=template,
             statement_date=statement_date,

@@ -136,7 +136,10 @@ def test_missing_person_report(extractor: Extractor) -> None:
     _assert_evidence_is_the_text(statement, MISSING)
     # the witness and the missing person are not "other persons"
     assert [p.name for p in statement.persons] == ["Alan Cross"]
-    assert statement.flags == []
+    # The only flag: dementia makes him a vulnerable adult, for the safeguarding team at once.
+    [flag] = statement.flags
+    assert flag.kind == "safeguarding" and flag.reason.startswith("vulnerable adult: ")
+    assert MISSING[flag.start_char : flag.end_char] == "dementia"
 
 
 def test_missing_required_is_flagged_and_nothing_is_invented(extractor: Extractor) -> None:
