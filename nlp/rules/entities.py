@@ -155,6 +155,19 @@ def vehicles(ctx: Context) -> None:
 
 
 # ----------------------------------------------------------------------------------------- weapons
+# Prepositions that make their object a place or a part of one: "outside the club", "at the
+# bar", "the window of the pub" (but "with a bar", "hit him over the head with a club").
+_PLACE_PREPOSITIONS = frozenset(
+    {"at", "outside", "inside", "in", "into", "near", "behind", "from", "to", "towards",
+     "toward", "past", "opposite", "by", "of", "beside", "outside of", "round", "around"}
+)  # fmt: skip
+
+
+def _is_a_place(span: Span) -> bool:
+    root = span.root
+    return root.dep_ == "pobj" and root.head.lower_ in _PLACE_PREPOSITIONS
+
+
 def _used_in_next_sentence(span: Span) -> bool:
     """ "He picked up a brick. He threw it at my windscreen.": the next sentence says it was
     used, referring back to it ("it", or the same noun again)."""
@@ -178,7 +191,7 @@ def weapons(ctx: Context) -> None:
     for span in spans:
         if span.start < covered_to:
             continue  # inside a longer weapon phrase
-        if span.root.pos_ not in {"NOUN", "PROPN"}:
+        if span.root.pos_ not in {"NOUN", "PROPN"} or _is_a_place(span):
             continue
         if not harm_in(span.sent) and not _used_in_next_sentence(span):
             continue

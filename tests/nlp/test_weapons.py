@@ -30,6 +30,7 @@ def weapons(extractor: Extractor, account: str) -> list[str]:
         ("Yesterday someone forced the back door with a crowbar at the farm.", ["crowbar"]),
         ("He had a pool cue. He held it up near my face and said he would have me.", ["pool cue"]),
         ("He came at me with two kitchen knives.", ["kitchen knife"]),
+        ("He hit me over the head with a club outside the pub.", ["club"]),
     ],
 )
 def test_weapons_used_or_shown(extractor: Extractor, account: str, expected: list[str]) -> None:
@@ -43,6 +44,8 @@ def test_weapons_used_or_shown(extractor: Extractor, account: str, expected: lis
         "him touch it.",
         "We were playing pool and I put my cue down on the table.",
         "She was wearing glasses and a belt with a silver buckle.",
+        "He hit a man outside the club on Friday.",
+        "I was at the bar when he punched me.",
     ],
 )
 def test_objects_merely_present_are_not_weapons(extractor: Extractor, account: str) -> None:
