@@ -120,7 +120,9 @@ class Flag:
 
     ``start_char``/``end_char`` locate the words that raised it (a safeguarding indicator, a
     name heard without a spelling); ``suggestions`` are values the officer may pick instead
-    (ranked spellings of a name), never applied by the machine.
+    (ranked spellings of a name), never applied by the machine. ``indicator`` says which
+    safeguarding indicator a ``safeguarding`` flag is (``child``, ``domestic_abuse``, ...), so a
+    referral can be routed without reading the reason.
     """
 
     kind: str
@@ -129,6 +131,7 @@ class Flag:
     start_char: int | None = None
     end_char: int | None = None
     suggestions: tuple[str, ...] = ()
+    indicator: str | None = None
 
 
 @dataclass

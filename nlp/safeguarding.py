@@ -117,11 +117,8 @@ def safeguarding_flags(
 
 
 def indicator_of(flag: Flag) -> str | None:
-    """The indicator a safeguarding flag names (``"injury"``), read back from its reason."""
-    if flag.kind != "safeguarding":
-        return None
-    head = flag.reason.split(":", 1)[0]
-    return next((key for key, name in INDICATORS.items() if name == head), None)
+    """The indicator a safeguarding flag names (``"injury"``)."""
+    return flag.indicator if flag.kind == "safeguarding" else None
 
 
 # ------------------------------------------------------------------------------------ findings
@@ -153,6 +150,7 @@ class _Findings:
                 reason=f"{INDICATORS[indicator]}: {detail} in {self._quote(sentence)}",
                 start_char=start,
                 end_char=end,
+                indicator=indicator,
             )
         )
 
