@@ -9,9 +9,11 @@ value of that kind) out. They accept both the words a person says ("oh seven sev
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from types import MappingProxyType
 
 from nlp import lexicons
 
@@ -609,12 +611,19 @@ def _plain_place(text: str) -> str:
     return re.sub(r"[\s-]+", " ", text.strip()).lower()
 
 
+@cache
+def _listed_towns() -> Mapping[str, str]:
+    """The listed towns by their plain key ("barrow in furness" → "Barrow-in-Furness")."""
+    return MappingProxyType({_plain_place(t): t for t in lexicons.words("towns")})
+
+
+@cache
 def canonical_town(name: str) -> str | None:
     """The listed town (``data/towns.txt``) a name is, as the list spells it, forgiving one
     slip of the ear in names of seven letters or more: "Kendall" → "Kendal", "barrow in furness" →
     "Barrow-in-Furness". ``None`` for a name that is not (or not unambiguously) a listed town."""
     key = _plain_place(name)
-    towns = {_plain_place(t): t for t in lexicons.words("towns")}
+    towns = _listed_towns()
     if key in towns:
         return towns[key]
     if len(key) < 7:
