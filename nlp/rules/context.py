@@ -12,8 +12,9 @@ from spacy.tokens import Doc, Span, Token
 
 from models.statement import Person, Template, Vehicle, Weapon
 from nlp import lexicons
-from nlp.normalise import MONTHS, WEEKDAYS, day_part
+from nlp.normalise import MONTHS, WEEKDAYS, day_part, title_case_name
 from nlp.pipeline import BRAND, CUES, LEXICON, MENTIONS, VEHICLE
+from nlp.spelling import apply_spelling, spelled_after
 
 # How much a value found each way is trusted when there is no audio to say otherwise.
 RULE = 0.9  # a cue phrase and a value that parsed ("my mobile is" + eleven digits)
@@ -210,6 +211,17 @@ def name_at(doc: Doc, char: int, *, max_words: int = 4) -> Span | None:
             continue
         break
     return doc[i:j] if words else None
+
+
+def spelled_name(ctx: Context, span: Span) -> Found:
+    """The name in ``span`` as a field value, with a spelling said right after it applied
+    ("Anna Nowiki, that's N O W I C K I" → "Anna Nowicki", evidence through the letters,
+    ``source`` "spelled")."""
+    name = title_case_name(span.text)
+    spelling = spelled_after(ctx.text, span.end_char)
+    if spelling is None:
+        return Found(name, span.start_char, span.end_char)
+    return Found(apply_spelling(name, spelling), span.start_char, spelling.end, "spelled")
 
 
 def name_tokens(name: str) -> set[str]:

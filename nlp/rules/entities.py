@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from spacy.tokens import Span, Token
 
 from models.statement import Person, Vehicle, Weapon
@@ -10,6 +12,7 @@ from nlp.mentions import EMAIL, REGISTRATION
 from nlp.normalise import normalise_registration, title_case_name
 from nlp.pipeline import COLOUR, VEHICLE, WEAPON
 from nlp.rules.context import Context, harm_in, is_name_word, name_at, name_tokens
+from nlp.spelling import apply_spelling, spelled_after
 
 
 # ----------------------------------------------------------------------------------------- persons
@@ -85,9 +88,11 @@ def persons(ctx: Context) -> None:
     """Everyone named except the witness and the missing person, each once: a first name said
     after the full name ("Ross" after "Ross Baxter") is the same person."""
     own = [
-        name_tokens(str(ctx.fields[f].value))
+        name_tokens(re.sub(r"[^\w\s'-]", " ", said))
         for f in ("witness.name", "missing.name")
         if f in ctx.fields
+        # the name as spelled and as heard ("Anna Nowiki, that's N O W I C K I")
+        for said in (str(ctx.fields[f].value), ctx.text[ctx.fields[f].start : ctx.fields[f].end])
     ]
     kept: list[tuple[set[str], Person]] = []
     for span in _person_candidates(ctx):
@@ -98,12 +103,11 @@ def persons(ctx: Context) -> None:
             continue
         same = next((i for i, (w, _) in enumerate(kept) if words <= w or w <= words), None)
         start, end = ctx.tighten(span.start_char, span.end_char)
-        person = Person(
-            name=title_case_name(ctx.text[start:end]),
-            role=_role(span),
-            start_char=start,
-            end_char=end,
-        )
+        name = title_case_name(ctx.text[start:end])
+        spelling = spelled_after(ctx.text, end)
+        if spelling is not None:  # "Ross Tinian, that's T I N N I O N"
+            name, end = apply_spelling(name, spelling), spelling.end
+        person = Person(name=name, role=_role(span), start_char=start, end_char=end)
         if same is None:
             kept.append((words, person))
         elif kept[same][0] < words:  # the full name said after a first name

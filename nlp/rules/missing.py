@@ -8,9 +8,9 @@ from spacy.tokens import Span
 
 from nlp import lexicons
 from nlp.mentions import HEIGHT
-from nlp.normalise import height_cm, title_case_name
+from nlp.normalise import height_cm
 from nlp.rules.ages import AGE_NUMBER, age_after_correction, age_value
-from nlp.rules.context import Context, Found, name_at, name_tokens
+from nlp.rules.context import Context, Found, name_at, name_tokens, spelled_name
 
 
 def _anchor(ctx: Context) -> int:
@@ -40,9 +40,7 @@ def missing_name(ctx: Context) -> None:
             if span is None or name_tokens(span.text) == witness_words:
                 continue
             span = _fuller_name(ctx, span)
-            ctx.add(
-                "missing.name", Found(title_case_name(span.text), span.start_char, span.end_char)
-            )
+            ctx.add("missing.name", spelled_name(ctx, span))
             return
 
 

@@ -23,7 +23,7 @@ from nlp.normalise import (
     title_case_name,
 )
 from nlp.rules.ages import AGE_NUMBER, age_after_correction, age_value
-from nlp.rules.context import NER, Context, Found, name_at
+from nlp.rules.context import NER, Context, Found, name_at, spelled_name
 
 # How far after its cue a value may start ("My mobile number is, erm, oh seven ...").
 _NEAR = 20
@@ -36,10 +36,7 @@ def witness_name(ctx: Context) -> None:
         for cue in ctx.cues(label):
             span = name_at(ctx.doc, cue.end_char)
             if span is not None:
-                ctx.add(
-                    "witness.name",
-                    Found(title_case_name(span.text), span.start_char, span.end_char),
-                )
+                ctx.add("witness.name", spelled_name(ctx, span))
                 return
     # No cue: "I'm Sarah Holloway", or a name opening the statement ("Sarah Holloway, 34, ...")
     for ent in ctx.doc.ents:

@@ -80,9 +80,15 @@ def test_witness_statement_spoken(extractor: Extractor) -> None:
         "silver",
     )
     assert [w.value for w in statement.weapons] == ["knife"]
-    # The knife is the only thing to flag: a safeguarding flag naming it, nothing missing.
-    [flag] = statement.flags
+    # The knife is the only thing of concern: a safeguarding flag naming it, nothing missing.
+    # Every name was said without a spelling: each is for the officer to confirm.
+    [flag] = [f for f in statement.flags if f.kind != "confirm_spelling"]
     assert flag.kind == "safeguarding" and "knife" in flag.reason
+    assert [
+        (f.field, ASSAULT[f.start_char : f.end_char])
+        for f in statement.flags
+        if f.kind == "confirm_spelling"
+    ] == [("witness.name", "Sarah Jane Holloway"), (None, "Darren Pike"), (None, "Mark")]
     # The narrative is the account as written down: numbers above ten and the read-out phone
     # number as digits, the time (with its part of the day) on the 24-hour clock.
     assert statement.narrative == (
@@ -136,8 +142,14 @@ def test_missing_person_report(extractor: Extractor) -> None:
     _assert_evidence_is_the_text(statement, MISSING)
     # the witness and the missing person are not "other persons"
     assert [p.name for p in statement.persons] == ["Alan Cross"]
-    # The only flag: dementia makes him a vulnerable adult, for the safeguarding team at once.
-    [flag] = statement.flags
+    # Dementia makes him a vulnerable adult, for the safeguarding team at once; the rest are
+    # the three names, to confirm.
+    [flag] = [f for f in statement.flags if f.kind != "confirm_spelling"]
+    assert {f.field for f in statement.flags if f.kind == "confirm_spelling"} == {
+        "witness.name",
+        "missing.name",
+        None,
+    }
     assert flag.kind == "safeguarding" and flag.reason.startswith("vulnerable adult: ")
     assert MISSING[flag.start_char : flag.end_char] == "dementia"
 
@@ -255,6 +267,7 @@ def test_transcript_times_and_confidence(extractor: Extractor) -> None:
         ("low_confidence", "witness.phone"),
         ("missing_required", "incident.date"),
         ("missing_required", "incident.location"),
+        ("confirm_spelling", "witness.name"),
     ]
     assert statement.to_dict()["transcript"]["text"] == transcript.text
 
