@@ -42,6 +42,8 @@ def _plausible_name(ctx: Context, span: Span) -> bool:
     # not a town, a vehicle or a value (a registration read as a name)
     if any(t.ent_type_ in {"GPE", VEHICLE} for t in tokens):
         return False
+    if span.text in lexicons.words("towns"):
+        return False  # "moved down from Glasgow": NER's PERSON, but a listed town
     return not any(
         m.start_char < span.end_char and span.start_char < m.end_char
         for m in ctx.mentions(REGISTRATION, EMAIL)

@@ -36,3 +36,13 @@ def test_somewhere_else_named_wins_over_home(extractor: Extractor) -> None:
         statement_date=date(2026, 11, 20),
     )
     assert statement.fields["incident.location"].value == "Lowther Street, Penrith"
+
+
+@pytest.mark.parametrize("town", ["Glasgow", "Norwich", "Exeter", "Lisburn"])
+def test_a_listed_town_is_not_a_person(extractor: Extractor, town: str) -> None:
+    statement = extractor.extract(
+        HEADER + f"Last week Paul Kerr, who has just moved down from {town}, hit my brother.",
+        template=Template.MG11,
+        statement_date=date(2026, 11, 20),
+    )
+    assert [p.name for p in statement.persons] == ["Paul Kerr"]
