@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="file of place names and terms to bias spelling (one a line)",
     )
+    t.add_argument(
+        "--known",
+        action="append",
+        default=[],
+        metavar="TERM",
+        help="a name or place already known on the job, spelled as it should be written "
+        "(repeatable); put first in Whisper's prompt",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     out = t.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the statement JSON on stdout")
@@ -400,7 +408,12 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from workflow.render import render_srt, render_txt, render_vtt
 
     pipeline = StatementPipeline(_settings(args))
-    request = TranscribeRequest(language=args.language, task=args.task, use_vad=not args.no_vad)
+    request = TranscribeRequest(
+        language=args.language,
+        task=args.task,
+        use_vad=not args.no_vad,
+        known_terms=tuple(" ".join(t.split()) for t in args.known if t.strip()),
+    )
     transcript = pipeline.transcribe(args.audio, request, on_decoded=_progress_printer(args.quiet))
     if args.format:
         render = {"txt": render_txt, "srt": render_srt, "vtt": render_vtt}[args.format]

@@ -383,3 +383,25 @@ def test_evaluate_refuses_a_bad_gold_dir_with_exit_2(
     code, out, err = run(["evaluate", str(gold), "--from-audio"], capsys)
     assert code == 2 and out == ""
     assert "audio.file" in err
+
+
+@pytest.mark.slow
+def test_transcribe_takes_names_known_on_the_job(capsys: pytest.CaptureFixture[str]) -> None:
+    audio = REPO / "tests" / "fixtures" / "audio" / "mg11_assault.ogg"
+    code, out, err = run(
+        [
+            "transcribe",
+            str(audio),
+            "--json",
+            "--statement-date",
+            "2026-11-20",
+            "--known",
+            "Sarah Jane Holloway",
+            "--known",
+            "Darren Pike",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    statement = json.loads(out)
+    assert statement["fields"]["witness.name"]["value"] == "Sarah Jane Holloway"

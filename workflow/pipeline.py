@@ -43,6 +43,9 @@ class TranscribeRequest:
     use_vad: bool = True
     # Words to bias spelling for this recording; None: the service vocabulary.
     initial_prompt: str | None = None
+    # Names and places already known on the job (typed by the officer, from the call): put
+    # ahead of the service vocabulary in Whisper's prompt, so they are spelled as known.
+    known_terms: tuple[str, ...] = ()
 
 
 class StatementPipeline:
@@ -70,6 +73,14 @@ class StatementPipeline:
     def initial_prompt(self) -> str | None:
         return build_prompt(load_vocabulary(self.settings.vocabulary_file))
 
+    def prompt_with(self, known_terms: tuple[str, ...]) -> str | None:
+        """The service vocabulary's prompt with the job's own terms first (the prompt is cut
+        at its end when long, so the job's terms are never the ones dropped)."""
+        if not known_terms:
+            return self.initial_prompt
+        vocabulary = load_vocabulary(self.settings.vocabulary_file)
+        return build_prompt([*known_terms, *(t for t in vocabulary if t not in known_terms)])
+
     def transcribe(
         self,
         audio_path: Path,
@@ -95,7 +106,7 @@ class StatementPipeline:
             language=request.language,
             task=request.task,
             beam_size=s.beam_size,
-            initial_prompt=request.initial_prompt or self.initial_prompt,
+            initial_prompt=request.initial_prompt or self.prompt_with(request.known_terms),
         )
         vad = VadOptions() if request.use_vad else None
         return transcribe_audio(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from models import Segment, Statement, Template, Transcript, Word
-from workflow.pipeline import transcript_flags
+from workflow.pipeline import StatementPipeline, transcript_flags
 from workflow.render import render_srt, render_statement, render_vtt
+from workflow.settings import Settings
 
 
 def _transcript(
@@ -63,3 +65,14 @@ def test_readable_statement_shows_no_speech_plainly() -> None:
     text = render_statement(statement)
     assert text.startswith("Missing person report — DRAFT, statement date 2026-11-20")
     assert "(none found)" in text and "(no speech)" in text
+
+
+def test_names_known_on_the_job_lead_the_prompt(tmp_path: Path) -> None:
+    vocabulary = tmp_path / "vocabulary.txt"
+    vocabulary.write_text("Penrith\nKeswick\nAnna Nowicki\n", encoding="utf-8")
+    pipeline = StatementPipeline(Settings(vocabulary_file=vocabulary, data_dir=tmp_path))
+    assert pipeline.prompt_with(()) == "Penrith, Keswick, Anna Nowicki."
+    # the job's own names first (a long vocabulary is cut at its end, never they), once each
+    assert pipeline.prompt_with(("Anna Nowicki", "Ross Tinnion")) == (
+        "Anna Nowicki, Ross Tinnion, Penrith, Keswick."
+    )
