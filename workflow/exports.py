@@ -167,8 +167,9 @@ def _latin1(text: str) -> str:
 
 
 def _field(content: dict[str, Any], name: str) -> str | None:
-    """The field's normalised value as text, or None when the statement does not have it."""
-    entry = (content.get("fields") or {}).get(name)
+    """The field's (or template detail's: "over 18", a description) normalised value as text, or
+    None when the statement does not have it."""
+    entry = (content.get("fields") or {}).get(name) or (content.get("details") or {}).get(name)
     if not isinstance(entry, dict):
         return None
     value = entry.get("value")
@@ -197,7 +198,8 @@ def _iso_date(value: Any) -> date | None:
 
 def age_if_under_18(content: dict[str, Any]) -> str:
     """The MG11 "Age if under 18" entry: the age when under 18, "Over 18" otherwise, blank when
-    unknown. An absent age is worked out from a stated date of birth, never guessed."""
+    unknown. An absent age is worked out from a stated date of birth, never guessed; a witness
+    who said only that they are over 18 is "Over 18"."""
     age = _int(_field(content, "witness.age"))
     if age is None:
         born = _iso_date(_field(content, "witness.date_of_birth"))
@@ -205,7 +207,7 @@ def age_if_under_18(content: dict[str, Any]) -> str:
         if born is not None and on is not None and born <= on:
             age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     if age is None:
-        return ""
+        return "Over 18" if _field(content, "witness.over_18") else ""
     return str(age) if age < 18 else "Over 18"
 
 
@@ -449,6 +451,8 @@ def _draw_missing_person(pdf: _StatementPDF, doc: ExportDocument) -> None:
             ("Last seen time", value("missing.last_seen_time")),
             ("Last seen location", value("missing.last_seen_location")),
             ("Clothing", value("missing.clothing")),
+            ("Description", value("missing.description")),
+            ("Risk factors", value("missing.risk_factors")),
         ],
     )
 

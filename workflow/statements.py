@@ -30,7 +30,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.statement import FIELD_NAMES, REQUIRED_FIELDS, Template
+from models.statement import DETAIL_NAMES, FIELD_NAMES, REQUIRED_FIELDS, Template, unanswered
 from models.tables import (
     Confirmation,
     Job,
@@ -480,17 +480,12 @@ class StatementService:
                 )
                 self._require_draft(record, action="confirm")
                 statement = copy.deepcopy(record.versions[-1].content)
-                unanswered = [
-                    name
-                    for name in REQUIRED_FIELDS[Template(record.template)]
-                    if name not in statement["fields"]
-                    and name not in statement.get("not_stated", [])
-                ]
-                if unanswered:
+                open_items = unanswered(Template(record.template), answered_names(statement))
+                if open_items:
                     raise LifecycleError(
                         "required_fields_missing",
                         "fill these fields, or mark them not stated, before confirming: "
-                        + ", ".join(unanswered),
+                        + ", ".join(open_items),
                     )
                 pages = page_count(statement, statement_id=record.id, officer=officer)
                 declaration = mg11_declaration(pages)
@@ -666,11 +661,13 @@ def apply_edit(
     actually changed. Raises :class:`LifecycleError` (invalid) for an unknown field or a value
     of the wrong kind."""
     changes: list[dict[str, Any]] = []
-    fields: dict[str, Any] = content.setdefault("fields", {})
+    # A template detail ("over 18", a description) is edited like a field, kept in "details".
+    details: dict[str, Any] = dict(content.get("details") or {})
     not_stated: list[str] = content.setdefault("not_stated", [])
     for name, raw in change.fields.items():
-        if name not in FIELD_NAMES:
+        if name not in FIELD_NAMES and name not in DETAIL_NAMES:
             raise LifecycleError("unknown_field", f"no such field: {name!r}", invalid=True)
+        fields = details if name in DETAIL_NAMES else content.setdefault("fields", {})
         old = fields.get(name, {}).get("value") if name in fields else None
         new = _field_value(name, raw)
         if new == old:
@@ -694,10 +691,11 @@ def apply_edit(
                 not_stated.remove(name)
         changes.append({"field": name, "old": old, "new": new})
     for name in change.not_stated:
-        if name not in FIELD_NAMES:
+        if name not in FIELD_NAMES and name not in DETAIL_NAMES:
             raise LifecycleError("unknown_field", f"no such field: {name!r}", invalid=True)
         if name in not_stated:
             continue
+        fields = details if name in DETAIL_NAMES else content.setdefault("fields", {})
         old = fields.pop(name, {}).get("value")
         not_stated.append(name)
         changes.append({"field": name, "old": old, "new": NOT_STATED})
@@ -708,10 +706,22 @@ def apply_edit(
             {"field": "narrative", "old": content.get("narrative"), "new": change.narrative}
         )
         content["narrative"] = change.narrative
+    fields = content.setdefault("fields", {})
+    content["fields"] = {name: fields[name] for name in FIELD_NAMES if name in fields}
+    if details or "details" in content:
+        content["details"] = {name: details[name] for name in DETAIL_NAMES if name in details}
     if changes:
         _refresh_missing_flags(content, template)
-    content["fields"] = {name: fields[name] for name in FIELD_NAMES if name in fields}
     return changes
+
+
+def answered_names(content: dict[str, Any]) -> set[str]:
+    """The fields and details a statement has a value for, or marks not stated."""
+    return (
+        set(content.get("fields") or {})
+        | set(content.get("details") or {})
+        | set(content.get("not_stated") or [])
+    )
 
 
 def _field_value(name: str, raw: Any) -> str | int | None:
@@ -760,16 +770,19 @@ def _field_value(name: str, raw: Any) -> str | int | None:
 
 
 def _refresh_missing_flags(content: dict[str, Any], template: Template) -> None:
-    """``missing_required`` flags follow the fields: gone once filled or marked not stated."""
-    answered = set(content["fields"]) | set(content.get("not_stated", []))
+    """``missing_required`` flags follow the fields: gone once filled or marked not stated, or
+    once an alternative answers them ("over 18" for the age)."""
+    answered = answered_names(content)
+    still_open = unanswered(template, answered)
+    settled = answered | (set(REQUIRED_FIELDS[template]) - set(still_open))
     flags = [
         f
         for f in content.get("flags", [])
-        if not (f.get("kind") == "missing_required" and f.get("field") in answered)
+        if not (f.get("kind") == "missing_required" and f.get("field") in settled)
     ]
     flagged = {f.get("field") for f in flags if f.get("kind") == "missing_required"}
-    for name in REQUIRED_FIELDS[template]:
-        if name not in answered and name not in flagged:
+    for name in still_open:
+        if name not in flagged:
             flags.append(
                 {"kind": "missing_required", "field": name, "reason": f"{name} was not stated"}
             )

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from api.pages.common import PageUser, page_roles, render
 from models import Template
-from models.statement import REQUIRED_FIELDS
+from models.statement import REQUIRED_FIELDS, SATISFIED_BY
 from models.users import Role
 from workflow.access import AccessDenied, Permission
 from workflow.exports import MG11_DECLARATION_TEMPLATE, page_count
@@ -58,6 +58,7 @@ def review_page(request: Request, statement_id: StatementId, user: Officer) -> H
         page="officer-review",
         statement_id=statement_id,
         required_fields={t.value: list(names) for t, names in REQUIRED_FIELDS.items()},
+        satisfied_by={name: list(alternatives) for name, alternatives in SATISFIED_BY.items()},
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from models.statement import Template
-from nlp.rules import descriptions, entities, events, missing, witness
+from nlp.rules import descriptions, details, entities, events, missing, witness
 from nlp.rules.context import Context, Found
 
 Rule = Callable[[Context], None]
@@ -21,11 +21,14 @@ Rule = Callable[[Context], None]
 def rules_for(template: Template) -> list[Rule]:
     """The rules for a template, in the order they run."""
     ordered: list[Rule] = list(witness.RULES)
+    ordered += details.WITNESS_RULES
     if template is Template.MISSING_PERSON:
         ordered += missing.RULES
     ordered += events.RULES[template]
     ordered += entities.RULES
     ordered += descriptions.RULES  # after persons: it describes them
+    if template is Template.MISSING_PERSON:
+        ordered += details.MISSING_RULES  # after the name: they describe the missing person
     return ordered
 
 

@@ -10,11 +10,11 @@ from functools import cache, cached_property
 
 from spacy.tokens import Doc, Span, Token
 
-from models.statement import Person, Template, Vehicle, Weapon
+from models.statement import Exhibit, Person, Template, Vehicle, Weapon
 from nlp import lexicons
+from nlp.names import HeardName, spelled_after, surname_after
 from nlp.normalise import MONTHS, WEEKDAYS, day_part, title_case_name
 from nlp.pipeline import BRAND, CUES, LEXICON, MENTIONS, VEHICLE
-from nlp.spelling import apply_spelling, spelled_after
 
 # How much a value found each way is trusted when there is no audio to say otherwise.
 RULE = 0.9  # a cue phrase and a value that parsed ("my mobile is" + eleven digits)
@@ -44,9 +44,14 @@ class Context:
     template: Template
     statement_date: date
     fields: dict[str, Found] = field(default_factory=dict)
+    # template items that are not contract fields (``models.statement.DETAIL_NAMES``)
+    details: dict[str, Found] = field(default_factory=dict)
     persons: list[Person] = field(default_factory=list)
     vehicles: list[Vehicle] = field(default_factory=list)
     weapons: list[Weapon] = field(default_factory=list)
+    exhibits: list[Exhibit] = field(default_factory=list)
+    # the names (values) the speaker spelled out, which need no confirming (nlp.names)
+    spelled_names: set[str] = field(default_factory=set)
 
     @cached_property
     def text(self) -> str:
@@ -71,6 +76,14 @@ class Context:
             return False
         start, end = self.tighten(found.start, found.end)
         self.fields[name] = replace(found, start=start, end=end)
+        return True
+
+    def add_detail(self, name: str, found: Found | None) -> bool:
+        """:meth:`add` for a template detail (``DETAIL_NAMES``): kept out of ``fields``."""
+        if found is None or name in self.details:
+            return False
+        start, end = self.tighten(found.start, found.end)
+        self.details[name] = replace(found, start=start, end=end)
         return True
 
     def tighten(self, start: int, end: int) -> tuple[int, int]:
@@ -215,13 +228,25 @@ def name_at(doc: Doc, char: int, *, max_words: int = 4) -> Span | None:
 
 def spelled_name(ctx: Context, span: Span) -> Found:
     """The name in ``span`` as a field value, with a spelling said right after it applied
-    ("Anna Nowiki, that's N O W I C K I" → "Anna Nowicki", evidence through the letters,
-    ``source`` "spelled")."""
-    name = title_case_name(span.text)
-    spelling = spelled_after(ctx.text, span.end_char)
-    if spelling is None:
-        return Found(name, span.start_char, span.end_char)
-    return Found(apply_spelling(name, spelling), span.start_char, spelling.end, "spelled")
+    ("Ewa Woicik, that's W O J C I K" → "Ewa Wojcik", evidence through the letters,
+    ``source`` "spelled"), and a surname said after a first name ("Colin, surname Coutts,
+    C O U T T S") joined to it."""
+    heard, end = HeardName.of(title_case_name(span.text)), span.end_char
+    spelling = spelled_after(ctx.text, end)
+    if spelling is not None:
+        heard, end = heard.spelled_as(spelling), spelling.end
+    at = surname_after(ctx.text, end)
+    surname = name_at(ctx.doc, at, max_words=2) if at is not None else None
+    if surname is not None:
+        said = HeardName.of(surname.text)
+        heard, end = HeardName(heard.words + said.words, heard.spelled), surname.end_char
+        if (spelling := spelled_after(ctx.text, end)) is not None:
+            heard = heard.spelled_as(replace(spelling, heard=said.words[-1]))
+            end = spelling.end
+    if not heard.is_spelled:
+        return Found(heard.text, span.start_char, end)
+    ctx.spelled_names.add(heard.text)
+    return Found(heard.text, span.start_char, end, "spelled")
 
 
 def name_tokens(name: str) -> set[str]:

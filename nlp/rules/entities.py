@@ -1,18 +1,19 @@
-"""The lists: other people named, vehicles with a registration, and weapons."""
+"""The lists: other people named, vehicles with a registration, weapons and exhibits."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from spacy.tokens import Span, Token
 
-from models.statement import Person, Vehicle, Weapon
+from models.statement import Exhibit, Person, Vehicle, Weapon
 from nlp import lexicons
-from nlp.mentions import EMAIL, REGISTRATION
-from nlp.normalise import normalise_registration, title_case_name
+from nlp.mentions import COLLAR, EMAIL, EXHIBIT, REGISTRATION, collar_number, exhibit_reference
+from nlp.names import HeardName, spelled_after, spellings_in
+from nlp.normalise import normalise_registration
 from nlp.pipeline import COLOUR, VEHICLE, WEAPON
-from nlp.rules.context import Context, harm_in, is_name_word, name_at, name_tokens
-from nlp.spelling import apply_spelling, spelled_after
+from nlp.rules.context import Context, harm_in, is_name_word, name_at
 
 
 # ----------------------------------------------------------------------------------------- persons
@@ -20,7 +21,11 @@ def _person_candidates(ctx: Context) -> list[Span]:
     """PERSON entities, and names after "known as", "called", "my neighbour," ... which the
     statistical NER misses in spoken text (a hyphenated first name can come out as ORG)."""
     found = [e for e in ctx.doc.ents if e.label_ == "PERSON"]
-    for cue in ctx.cues("NAME_INTRO", "OTHER_NAME", "RELATION", "MISSING_NAME"):
+    # "PC 2231 Smith": the name after an officer's rank and collar number
+    for cue in [
+        *ctx.cues("NAME_INTRO", "OTHER_NAME", "RELATION", "MISSING_NAME"),
+        *ctx.mentions(COLLAR),
+    ]:
         span = name_at(ctx.doc, cue.end_char)
         if span is not None:
             found.append(span)
@@ -58,6 +63,23 @@ def _subjects(verb: Token) -> list[Token]:
     return subjects
 
 
+def _collar_number_of(ctx: Context, span: Span) -> str | None:
+    """The collar number said with a name: right before it ("PC 2231 Smith", "Sergeant eleven
+    eighty, Jones") or, without a rank, right after it ("Sarah Kemp, collar number 4521")."""
+    for collar in ctx.mentions(COLLAR):
+        if collar.end_char <= span.start_char:
+            gap, rankless = ctx.text[collar.end_char : span.start_char], True
+        elif collar.start_char >= span.end_char:
+            gap = ctx.text[span.end_char : collar.start_char]
+            # "PC Smith, DC 445 ..." is two officers; "Smith, collar number 445" is one
+            rankless = collar.text.lower().split()[0] in {"collar", "shoulder", "warrant"}
+        else:
+            continue
+        if rankless and re.fullmatch(r"[\s,]*", gap):
+            return collar_number(collar.text)
+    return None
+
+
 def _role(span: Span) -> str:
     """ "suspect" when the person is the subject of a harm verb in the sentence ("a man I know as
     Darren Pike ... threatened me"), "victim" when its object; "other" when it is less clear
@@ -87,34 +109,69 @@ _HARM_LEMMAS = frozenset(w for w in lexicons.words("harm_words") if " " not in w
 
 
 def persons(ctx: Context) -> None:
-    """Everyone named except the witness and the missing person, each once: a first name said
-    after the full name ("Ross" after "Ross Baxter") is the same person."""
+    """Everyone named except the witness and the missing person, each once: mentions of one
+    person ("Dean Harker ... Dean ... Mr Harker"; "Haley" and "Hayley", which sound the
+    same) are one person, named in the spelled or the fullest form (:mod:`nlp.names`). A name
+    spelled right after it ("Gary Sprot, that's S P R O T T") is written as spelled, its
+    evidence running through the letters; a spelling said after a later mention of a word
+    fixes every mention of it, the witness's and the missing person's names too."""
     own = [
-        name_tokens(re.sub(r"[^\w\s'-]", " ", said))
+        HeardName.of(said)
         for f in ("witness.name", "missing.name")
         if f in ctx.fields
-        # the name as spelled and as heard ("Anna Nowiki, that's N O W I C K I")
+        # the name as spelled and as heard ("Ewa Woicik, that's W O J C I K")
         for said in (str(ctx.fields[f].value), ctx.text[ctx.fields[f].start : ctx.fields[f].end])
     ]
-    kept: list[tuple[set[str], Person]] = []
+    kept: list[tuple[HeardName, Person]] = []
     for span in _person_candidates(ctx):
         if not _plausible_name(ctx, span):
             continue
-        words = name_tokens(span.text)
-        if any(words <= o for o in own):
-            continue
-        same = next((i for i, (w, _) in enumerate(kept) if words <= w or w <= words), None)
         start, end = ctx.tighten(span.start_char, span.end_char)
-        name = title_case_name(ctx.text[start:end])
+        heard = HeardName.of(ctx.text[start:end])
+        if any(heard.part_of(o) for o in own):
+            continue
         spelling = spelled_after(ctx.text, end)
-        if spelling is not None:  # "Ross Tinian, that's T I N N I O N"
-            name, end = apply_spelling(name, spelling), spelling.end
-        person = Person(name=name, role=_role(span), start_char=start, end_char=end)
+        if spelling is not None:  # "Gary Sprot, that's S P R O T T"
+            heard, end = heard.spelled_as(spelling), spelling.end
+        collar = _collar_number_of(ctx, span)
+        person = Person(
+            name=heard.text,
+            role="officer" if collar else _role(span),
+            start_char=start,
+            end_char=end,
+            collar_number=collar,
+        )
+        same = next((i for i, (k, _) in enumerate(kept) if heard.same_person(k)), None)
         if same is None:
-            kept.append((words, person))
-        elif kept[same][0] < words:  # the full name said after a first name
-            kept[same] = (words, person)
+            kept.append((heard, person))
+            continue
+        known, first = kept[same]
+        merged = known.merged(heard)
+        # the person stays where their fullest mention was said
+        where = person if len(heard.words) > len(known.words) else first
+        kept[same] = (merged, replace(where, name=merged.text))
+    kept = _spelled_elsewhere(ctx, kept)
     ctx.persons.extend(p for _, p in kept)
+    ctx.spelled_names.update(p.name for n, p in kept if n.is_spelled)
+
+
+def _spelled_elsewhere(
+    ctx: Context, kept: list[tuple[HeardName, Person]]
+) -> list[tuple[HeardName, Person]]:
+    """The persons, and the witness's and missing person's names, with each spelling said
+    anywhere applied to the words it spells ("Haley ... her name's Hayley, H A Y L E Y" fixes
+    "Haley" too). A name field so fixed counts as spelled."""
+    for spelling in spellings_in(ctx.text):
+        kept = [(n.respelled(spelling), p) for n, p in kept]
+        for f in ("witness.name", "missing.name"):
+            found = ctx.fields.get(f)
+            if found is None or found.source == "spelled":
+                continue
+            respelled = HeardName.of(str(found.value)).respelled(spelling)
+            if respelled.is_spelled:
+                ctx.fields[f] = replace(found, value=respelled.text, source="spelled")
+                ctx.spelled_names.add(respelled.text)
+    return [(n, replace(p, name=n.text)) for n, p in kept]
 
 
 # ---------------------------------------------------------------------------------------- vehicles
@@ -130,7 +187,8 @@ def vehicles(ctx: Context) -> None:
     sentence. The last make wins, so a correction ("a Mercedes Sprinter, no, sorry, a Ford
     Transit") keeps the corrected one."""
     for span in ctx.mentions(REGISTRATION):
-        registration = normalise_registration(span.text)
+        # the mention finder only keeps a short plate shape where the words say it is one
+        registration = normalise_registration(span.text, context=True)
         if registration is None or ctx.overlaps_field(
             span.start_char, span.end_char, "witness.postcode"
         ):
@@ -210,4 +268,83 @@ def weapons(ctx: Context) -> None:
             )
 
 
-RULES = [persons, vehicles, weapons]
+# ---------------------------------------------------------------------------------------- exhibits
+# What may come between an exhibit reference and what it is: "DH/3 the CCTV", "KJT/1, being a
+# kitchen knife", "KJT/1 (a knife)".
+_AFTER_REFERENCE_RE = re.compile(
+    r"[ \t,:(–-]*(?:(?:being|namely|which\s+(?:is|was))\s+)?", re.IGNORECASE
+)
+# ... and between what it is and the reference said after it: "a kitchen knife, exhibit KJT/1",
+# "the knife, which I produce as exhibit KJT/1", "the phone (exhibit DH/2)".
+_BEFORE_REFERENCE_RE = re.compile(
+    r"[ \t,(–-]*(?:(?:which|that)\s+I\s+(?:have\s+|now\s+|then\s+)*)?"
+    r"(?:(?:produced?|exhibit(?:ed)?|label(?:led)?|mark(?:ed)?|seized)\s+(?:it\s+)?)?(?:as\s+)?"
+    r"(?:(?:my\s+)?exhibits?(?:\s+(?:reference|ref|number|no)\.?)?)?[ \t,:]*",
+    re.IGNORECASE,
+)
+_LEADING_DETERMINER_RE = re.compile(r"^(?:the|a|an|this|that|some|my|his|her|their)\s+", re.I)
+# prepositions that carry a description on: "CCTV footage from the shop", "a bag of cannabis"
+_DESCRIPTION_LINKS = frozenset({"of", "from", "showing", "containing", "with"})
+_NOT_DESCRIPTIONS = frozenset({"exhibit", "exhibits", "reference", "number", "item"})
+
+
+def _chunk_at(ctx: Context, char: int) -> Span | None:
+    chunk = next((c for c in ctx.doc.noun_chunks if c.start_char == char), None)
+    return None if chunk is None or not _describes(chunk) else chunk
+
+
+def _describes(chunk: Span) -> bool:
+    """Whether a noun chunk can say what an exhibit is ("it", "exhibit" cannot)."""
+    return chunk.root.pos_ != "PRON" and chunk.root.lower_ not in _NOT_DESCRIPTIONS
+
+
+def _exhibit_description(ctx: Context, span: Span) -> str | None:
+    """What an exhibit is, as said right after its reference or right before it; ``None``
+    when neither says it."""
+    after = _AFTER_REFERENCE_RE.match(ctx.text, span.end_char)
+    chunk = _chunk_at(ctx, after.end()) if after else None
+    if chunk is not None:
+        end = chunk.end
+        if end < len(ctx.doc) and ctx.doc[end].lower_ in _DESCRIPTION_LINKS:
+            more = _chunk_at(ctx, ctx.doc[end + 1].idx) if end + 1 < len(ctx.doc) else None
+            if more is not None:
+                end = more.end
+        described = ctx.doc[chunk.start : end].text
+    else:
+        before = [c for c in ctx.doc.noun_chunks if c.end_char <= span.start_char]
+        last = before[-1] if before else None
+        if (
+            last is None
+            or not _describes(last)
+            or not _BEFORE_REFERENCE_RE.fullmatch(ctx.text, last.end_char, span.start_char)
+        ):
+            return None
+        described = last.text
+    return _LEADING_DETERMINER_RE.sub("", described).strip() or None
+
+
+def exhibits(ctx: Context) -> None:
+    """Exhibit references ("KJT/1", "exhibit K J T stroke one") with what the item is, each
+    reference once (the first description said wins)."""
+    kept: dict[str, int] = {}
+    for span in ctx.mentions(EXHIBIT):
+        reference = exhibit_reference(span.text)
+        if reference is None:
+            continue
+        description = _exhibit_description(ctx, span)
+        if reference in kept:
+            i = kept[reference]
+            if ctx.exhibits[i].description is None and description is not None:
+                ctx.exhibits[i] = Exhibit(
+                    reference,
+                    description,
+                    ctx.exhibits[i].start_char,
+                    ctx.exhibits[i].end_char,
+                )
+            continue
+        start, end = ctx.tighten(span.start_char, span.end_char)
+        kept[reference] = len(ctx.exhibits)
+        ctx.exhibits.append(Exhibit(reference, description, start, end))
+
+
+RULES = [persons, vehicles, weapons, exhibits]

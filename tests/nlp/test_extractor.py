@@ -158,8 +158,11 @@ def test_missing_required_is_flagged_and_nothing_is_invented(extractor: Extracto
     text = "Age, over eighteen. Someone scratched my car on Oxford Street in Workington."
     statement = extractor.extract(text, template=Template.MG11, statement_date=date(2026, 7, 1))
     assert _values(statement) == {"incident.location": "Oxford Street, Workington"}
+    # "over eighteen" answers the age box (a detail, not an age); the occupation was not said
+    assert statement.details["witness.over_18"].value == "over 18"
     assert [(f.kind, f.field) for f in statement.flags] == [
         ("missing_required", "witness.name"),
+        ("missing_required", "witness.occupation"),
         ("missing_required", "incident.date"),
     ]
 
@@ -265,6 +268,8 @@ def test_transcript_times_and_confidence(extractor: Extractor) -> None:
     )
     assert [(f.kind, f.field) for f in statement.flags] == [
         ("low_confidence", "witness.phone"),
+        ("missing_required", "witness.age"),
+        ("missing_required", "witness.occupation"),
         ("missing_required", "incident.date"),
         ("missing_required", "incident.location"),
         ("confirm_spelling", "witness.name"),
@@ -289,12 +294,17 @@ def test_empty_text(extractor: Extractor) -> None:
         "", template=Template.MISSING_PERSON, statement_date=date(2026, 1, 5)
     )
     assert statement.fields == {} and statement.narrative == ""
+    assert statement.details == {}
     assert {f.field for f in statement.flags} == {
         "witness.name",
         "missing.name",
+        "missing.age",
         "missing.last_seen_date",
+        "missing.last_seen_time",
         "missing.last_seen_location",
         "missing.clothing",
+        "missing.description",
+        "missing.risk_factors",
     }
 
 

@@ -101,7 +101,7 @@ def content() -> dict[str, Any]:
         "template": "mg11",
         "statement_date": "2026-11-20",
         "fields": {"witness.name": {"value": WITNESS, "text": WITNESS}},
-        "not_stated": ["incident.date", "incident.location"],
+        "not_stated": ["witness.age", "witness.occupation", "incident.date", "incident.location"],
         "persons": [],
         "vehicles": [],
         "weapons": [],

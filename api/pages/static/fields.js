@@ -1,9 +1,11 @@
-// The statement's fields as people read them: their order (the service's FIELD_NAMES) and
-// their names in plain words, with a hint of the form each value takes.
+// The statement's fields as people read them: their order (the service's FIELD_NAMES, with the
+// template details of DETAIL_NAMES beside the fields they go with) and their names in plain
+// words, with a hint of the form each value takes.
 
 export const FIELDS = [
   ["witness.name", "Witness's name", "Full name as stated"],
   ["witness.age", "Witness's age", "Years, a whole number"],
+  ["witness.over_18", "Witness over 18", "Type “over 18” when that is all the witness said"],
   ["witness.date_of_birth", "Witness's date of birth", "YYYY-MM-DD"],
   ["witness.occupation", "Witness's occupation", ""],
   ["witness.address", "Witness's address", "Number, street, town (no postcode)"],
@@ -20,6 +22,8 @@ export const FIELDS = [
   ["missing.last_seen_location", "Where last seen", "Street and town, or a named place"],
   ["missing.clothing", "Clothing", "As stated"],
   ["missing.height", "Height (cm)", "Centimetres, a whole number"],
+  ["missing.description", "Description", "Height, build, hair, complexion, marks, glasses"],
+  ["missing.risk_factors", "Risk factors", "Illness, medication, vulnerability, as stated"],
 ];
 
 export const FIELD_ORDER = FIELDS.map(([name]) => name);

@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 const root = $("review");
 const statementId = root.dataset.statementId;
 const REQUIRED = JSON.parse(root.dataset.required || "{}");
+// A required name another answers: "over 18" answers the witness's age.
+const SATISFIED_BY = JSON.parse(root.dataset.satisfiedBy || "{}");
 const base = `/api/v1/statements/${encodeURIComponent(statementId)}`;
 
 const progress = $("progress");
@@ -104,7 +106,7 @@ function finishFollowing() {
 // --- the draft -----------------------------------------------------------------------------
 
 function content() {
-  return (record && record.statement) || { fields: {}, flags: [], narrative: "", not_stated: [] };
+  return (record && record.statement) || { fields: {}, details: {}, flags: [], narrative: "", not_stated: [] };
 }
 
 function editable() {
@@ -115,11 +117,21 @@ function required() {
   return (record && REQUIRED[record.template]) || [];
 }
 
-/** Required fields neither heard nor marked not stated. */
+/** A field's or a template detail's value as heard or entered ("over 18" is a detail). */
+function itemOf(c, name) {
+  return (c.fields || {})[name] || (c.details || {})[name];
+}
+
+/** Required fields neither heard nor marked not stated, nor answered by an alternative. */
 function unanswered() {
   const c = content();
-  const notStated = c.not_stated || [];
-  return required().filter((name) => !(name in (c.fields || {})) && !notStated.includes(name));
+  const answered = (name) => Boolean(itemOf(c, name)) || (c.not_stated || []).includes(name);
+  return required().filter((name) => !answered(name) && !(SATISFIED_BY[name] || []).some(answered));
+}
+
+/** The names that answer an unanswered required field instead of it ("over 18"). */
+function openAlternatives() {
+  return unanswered().flatMap((name) => SATISFIED_BY[name] || []);
 }
 
 function flagNode(flag) {
@@ -188,9 +200,10 @@ function playButton(name, item) {
 
 function fieldNode(name, flags) {
   const c = content();
-  const item = (c.fields || {})[name];
+  const item = itemOf(c, name);
   const notStated = (c.not_stated || []).includes(name);
   const isRequired = required().includes(name);
+  const isAlternative = openAlternatives().includes(name);
   const own = flags.filter((flag) => flag.field === name);
   const classes = ["field"];
   if (!item && !notStated) classes.push("placeholder");
@@ -201,7 +214,7 @@ function fieldNode(name, flags) {
   if (!item && !notStated) {
     // A placeholder: the witness's answer, or "not stated", before anything else.
     node.append(...own.map(flagNode));
-    if (!own.some((flag) => flag.kind === "missing_required")) {
+    if (!isAlternative && !own.some((flag) => flag.kind === "missing_required")) {
       node.append(flagNode({ kind: "missing_required", reason: `${fieldLabel(name)} was not stated` }));
     }
     if (editable()) node.append(editor(name, "", { placeholder: true }), fieldError(name));
@@ -233,9 +246,10 @@ function fieldNode(name, flags) {
 function renderFields() {
   const c = content();
   const flags = c.flags || [];
+  const open = [...unanswered(), ...openAlternatives()];
   const shown = FIELD_ORDER.filter(
-    (name) => name in (c.fields || {}) || (c.not_stated || []).includes(name) ||
-      required().includes(name) || openEditors.has(name),
+    (name) => Boolean(itemOf(c, name)) || (c.not_stated || []).includes(name) ||
+      open.includes(name) || openEditors.has(name),
   );
   fieldsBox.replaceChildren(...shown.map((name) => fieldNode(name, flags)));
   const loose = flags.filter((flag) => !flag.field || !shown.includes(flag.field));

@@ -33,7 +33,7 @@ function fail(error) {
 
 function renderReadback() {
   const c = record.statement || {};
-  const fields = c.fields || {};
+  const fields = { ...(c.details || {}), ...(c.fields || {}) }; // details: "over 18", ...
   const notStated = c.not_stated || [];
   const rows = FIELD_ORDER.filter((name) => name in fields || notStated.includes(name)).map((name) =>
     el(
