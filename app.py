@@ -326,12 +326,13 @@ def run_worker(args: argparse.Namespace) -> int:
     database = Database(settings.resolved_database_url)
     database.migrate()
     database.dispose()  # each worker process opens its own connections after the fork
-    app = celery_app.configure(settings)
+    concurrency = max(1, args.concurrency)
+    app = celery_app.configure(settings, concurrency=concurrency)
     app.worker_main(
         [
             "worker",
             "--loglevel=INFO",
-            f"--concurrency={max(1, args.concurrency)}",
+            f"--concurrency={concurrency}",
             "--pool=prefork",
             "--without-gossip",
             "--without-mingle",

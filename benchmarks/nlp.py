@@ -20,8 +20,9 @@ import statistics
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from benchmarks.asr import machine
+from benchmarks.common import machine
 from models.statement import Template
 from nlp import load_extractor
 
@@ -82,6 +83,7 @@ def main() -> None:
                 "max_ms": round(max(times_ms), 2),
             }
         )
+    profile = component_profile(extractor.nlp, [item["spoken"] for _, item in statements])
     summary = {
         "machine": machine(),
         "spacy_model": extractor.spacy_model,
@@ -92,6 +94,7 @@ def main() -> None:
         "target_ms": TARGET_MS,
         "within_target": max(medians) < TARGET_MS,
         "rows": rows,
+        "components_ms": profile,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -106,6 +109,34 @@ def main() -> None:
         f"{summary['median_ms']} ms, worst statement {summary['worst_median_ms']} ms "
         f"(target < {TARGET_MS:.0f} ms: {'met' if summary['within_target'] else 'NOT met'})"
     )
+
+    spacy_ms = sum(profile.values())
+    print()
+    print("Where the time goes (median statement, ms; the rest is our rules, narrative and flags):")
+    print()
+    print("| pipeline component | ms |")
+    print("|---|---|")
+    for name, ms in profile.items():
+        print(f"| {name} | {ms} |")
+    print(f"| all components | {spacy_ms:.2f} |")
+    print(
+        f"| rules, narrative, flags (whole extraction minus components) | "
+        f"{max(0.0, statistics.median(medians) - spacy_ms):.2f} |"
+    )
+
+
+def component_profile(nlp: Any, texts: list[str], *, repeat: int = 5) -> dict[str, float]:
+    """Milliseconds each pipeline component takes on the median statement: every component is
+    timed on its own, on a document the components before it have already processed."""
+    per_component: dict[str, list[float]] = {name: [] for name in nlp.pipe_names}
+    for text in texts:
+        for _ in range(repeat):
+            doc = nlp.make_doc(text)
+            for name, component in nlp.pipeline:
+                t0 = time.perf_counter()
+                doc = component(doc)
+                per_component[name].append((time.perf_counter() - t0) * 1000)
+    return {name: round(statistics.median(ms), 2) for name, ms in per_component.items()}
 
 
 if __name__ == "__main__":

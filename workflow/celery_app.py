@@ -9,6 +9,7 @@ second delivery never drafts a statement twice (see ``workflow.jobs``).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery, Task
@@ -26,10 +27,23 @@ DRAFT_TASK = "voice_statement.draft"
 
 app = Celery("voice_statement")
 _services: Services | None = None
+_concurrency = 1  # worker processes on this machine (``worker --concurrency``)
 
 
-def configure(settings: Settings) -> Celery:
-    """Point the Celery app at the configured broker (the API and the workers both call it)."""
+def threads_per_process(threads: int, concurrency: int) -> int:
+    """The inference threads of one worker process: ``threads`` when configured, else the
+    machine's cores shared between the ``concurrency`` processes. One thread per core in every
+    process (the engines' default) would put concurrency x cores threads on the cores."""
+    if threads > 0:
+        return threads
+    return max(1, (os.cpu_count() or 1) // max(1, concurrency))
+
+
+def configure(settings: Settings, *, concurrency: int = 1) -> Celery:
+    """Point the Celery app at the configured broker (the API and the workers both call it).
+    concurrency: the worker processes this machine runs, which share its cores."""
+    global _concurrency
+    _concurrency = concurrency
     if not settings.broker_url:
         raise ValueError("distributed mode needs VOICE_STATEMENT_BROKER_URL (redis://...)")
     app.conf.update(
@@ -52,7 +66,9 @@ def process_services() -> Services:
     """This worker process's services, with its one model (built on first use)."""
     global _services
     if _services is None:
-        _services = Services()
+        settings = Settings()
+        threads = threads_per_process(settings.threads, _concurrency)
+        _services = Services(settings.model_copy(update={"threads": threads}))
     return _services
 
 

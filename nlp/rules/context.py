@@ -3,6 +3,7 @@ helpers for reading spans (cues, mentions, names) out of the spaCy ``Doc``."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -199,10 +200,26 @@ def is_name_word(token: Token) -> bool:
     return token.ent_type_ not in {VEHICLE, BRAND}
 
 
+_TOKEN_STARTS = "voice_statement_token_starts"
+
+
+def first_token_from(doc: Doc, char: int) -> int:
+    """The index of the first non-space token starting at or after ``char`` (``len(doc)`` if
+    none). Found by bisection over the token offsets, kept in ``doc.user_data``: a scan from
+    the start for every name candidate made a long statement's extraction quadratic."""
+    starts = doc.user_data.get(_TOKEN_STARTS)
+    if starts is None or len(starts) != len(doc):  # built once; again if retokenised
+        starts = doc.user_data[_TOKEN_STARTS] = [t.idx for t in doc]
+    i = bisect.bisect_left(starts, char)
+    while i < len(doc) and doc[i].is_space:
+        i += 1
+    return i
+
+
 def name_at(doc: Doc, char: int, *, max_words: int = 4) -> Span | None:
     """The name that starts at ``char`` (after spaces, commas and "erm"): capitalised words, with
     hyphenated names kept whole ("Mary-Jane Watts"). ``None`` if no name starts there."""
-    i = next((t.i for t in doc if t.idx >= char and not t.is_space), len(doc))
+    i = first_token_from(doc, char)
     while i < len(doc) and (doc[i].text in {",", ":", "-"} or doc[i].lower_ in FILLERS):
         i += 1
     j, words = i, 0
