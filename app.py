@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--compute-type",
         default=None,
-        help="float32 (default), int8 (faster-whisper), float16 (GPU)",
+        help="float32 (default), int8 (CPU, both engines), float16 (GPU)",
     )
     t.add_argument(
         "--no-vad", action="store_true", help="transcribe the whole recording, silence included"

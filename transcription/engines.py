@@ -3,7 +3,9 @@
 * ``faster-whisper`` runs CTranslate2: the faster and leaner on a CPU (see docs/benchmarks.md),
   and the default.
 * ``openai-whisper`` runs the reference PyTorch implementation on a checkpoint converted
-  exactly from the same weights; it is the yardstick the other is checked against.
+  exactly from the same weights; it is the yardstick the other is checked against. It decodes
+  the speech in chunks cut where speech regions meet, several chunks at once
+  (``transcription/batched.py``), or window by window as ``whisper.transcribe`` does.
 
 Both decode with the settings that stop Whisper inventing text and looping: no conditioning on
 the previous window's text, fallback through temperatures when a window's output is too
@@ -14,7 +16,7 @@ and hallucinations in long pauses skipped. Word timestamps and probabilities are
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,7 +87,15 @@ class Engine(Protocol):
         options: DecodingOptions,
         *,
         progress: ProgressCallback | None = None,
-    ) -> EngineRun: ...
+        seams: Sequence[float] = (),
+    ) -> EngineRun:
+        """Transcribe 16 kHz mono ``audio``.
+
+        seams: seconds in ``audio`` where one speech region ends and the next begins (the VAD
+            joined them there); an engine may cut its work at them so no window straddles a
+            gap in the recording. Ignoring them is allowed.
+        """
+        ...
 
 
 def _check_language(options: DecodingOptions, multilingual: bool, model_name: str) -> None:
@@ -137,6 +147,7 @@ class FasterWhisperEngine:
         options: DecodingOptions,
         *,
         progress: ProgressCallback | None = None,
+        seams: Sequence[float] = (),  # unused: faster-whisper slides its own windows
     ) -> EngineRun:
         import ctranslate2
 
@@ -179,7 +190,17 @@ class FasterWhisperEngine:
 
 
 class OpenAIWhisperEngine:
-    """The reference PyTorch implementation (float32 on a CPU, float16 on a GPU)."""
+    """The reference PyTorch implementation.
+
+    compute_type: ``float32``; ``int8`` (CPU only: the weights of every linear layer and of
+        the output projection quantized to 8 bits, activations quantized on the fly; see
+        ``transcription/openai_cpu.py``); ``float16`` (GPU only).
+    batch_size: how many 30 s windows are encoded and decoded together. The speech is cut into
+        chunks of at most 30 s where speech regions meet (``transcription/batched.py``) and the
+        chunks' windows are decoded ``batch_size`` at a time; 1 decodes the same chunks one
+        after another. 0 runs ``whisper.transcribe`` itself, sliding window by window over the
+        joined speech: the behaviour before chunking, kept as the yardstick.
+    """
 
     name = OPENAI_WHISPER
 
@@ -191,17 +212,26 @@ class OpenAIWhisperEngine:
         device: str = "cpu",
         threads: int = 0,
         download_root: str | None = None,
+        batch_size: int = 8,
     ) -> None:
         import torch
         import whisper
 
-        if compute_type not in ("float32", "float16"):
+        if compute_type not in ("float32", "int8", "float16"):
             raise ModelError(
                 "unsupported_compute_type",
-                f"the openai-whisper engine runs float32 or float16, not {compute_type}",
+                "the openai-whisper engine runs float32, int8 (on a CPU) or float16 (on a GPU), "
+                f"not {compute_type}",
             )
         if compute_type == "float16" and device == "cpu":
             raise ModelError("unsupported_compute_type", "float16 needs a GPU (--device cuda)")
+        if compute_type == "int8" and device != "cpu":
+            raise ModelError(
+                "unsupported_compute_type",
+                "the openai-whisper engine runs int8 on a CPU only (--device cpu)",
+            )
+        if batch_size < 0:
+            raise ValueError("batch_size must be 0 (window by window) or more")
         torch.set_num_threads(_threads(threads))
         if model.official is not None:
             # openai-whisper's own download, checked against its SHA-256.
@@ -213,7 +243,20 @@ class OpenAIWhisperEngine:
             self._model = load_checkpoint(
                 model.openai_checkpoint, alignment_heads=model.alignment_heads, device=device
             )
+        if device == "cpu":
+            from transcription.openai_cpu import contiguous_output_projection, quantize_int8
+
+            if compute_type == "int8":
+                quantize_int8(self._model)
+            else:
+                contiguous_output_projection(self._model)
         self._fp16 = compute_type == "float16"
+        self._batched: Any = None
+        if batch_size > 0:
+            from transcription.batched import BatchedDecoder
+
+            self._batched = BatchedDecoder(self._model, batch_size=batch_size, fp16=self._fp16)
+        self.batch_size = batch_size
         self.multilingual = model.multilingual
         self.info = ModelInfo(
             name=model.name, engine=self.name, sha256=model.sha256, compute_type=compute_type
@@ -225,12 +268,24 @@ class OpenAIWhisperEngine:
         options: DecodingOptions,
         *,
         progress: ProgressCallback | None = None,
+        seams: Sequence[float] = (),
     ) -> EngineRun:
         import torch
-        import whisper
 
         _check_language(options, self.multilingual, self.info.name)
+        if self._batched is not None:
+            language, segments = self._batched.transcribe(
+                audio.astype(np.float32), options, seams=seams, progress=progress
+            )
+            return EngineRun(language=language, segments=iter(segments))
         torch.manual_seed(options.seed)
+        return self._transcribe_window_by_window(audio, options, progress=progress)
+
+    def _transcribe_window_by_window(
+        self, audio: np.ndarray, options: DecodingOptions, *, progress: ProgressCallback | None
+    ) -> EngineRun:
+        import whisper
+
         # verbose=False shows openai-whisper's own progress bar on stderr; None is silent.
         result: dict[str, Any] = whisper.transcribe(
             self._model,

@@ -48,7 +48,12 @@ def transcribe_audio(
 
     if on_speech is not None:
         on_speech(timeline.audio.size / SAMPLE_RATE)  # the total that ``progress`` counts up to
-    run = engine.transcribe(timeline.audio, decoding, progress=progress)
+    # Where one region ends and the next begins in the joined audio: the engine may cut there.
+    seams, position = [], 0
+    for region in regions[:-1]:
+        position += region.end - region.start
+        seams.append(position / SAMPLE_RATE)
+    run = engine.transcribe(timeline.audio, decoding, progress=progress, seams=seams)
     segments = tuple(
         _to_original_time(segment, timeline)
         for segment in run.segments
