@@ -61,8 +61,6 @@ from benchmarks.common import (
     write_results,
 )
 
-__all__ = ["machine"]  # benchmarks.nlp and benchmarks.names import it from here
-
 RAW_FASTER = "raw faster-whisper (reference)"
 RAW_OPENAI = "raw openai-whisper (reference)"
 QUICK_AUDIO = "02.wav"  # one dev recording, 48.5 s, for the smoke test

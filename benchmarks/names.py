@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.asr import machine
+from benchmarks.common import machine
 from nlp.scoring import Counts, Produced, ScoreReport, score_statements
 from workflow.evaluation import GoldInput, load_gold_inputs
 from workflow.pipeline import StatementPipeline, TranscribeRequest

@@ -54,8 +54,8 @@ from whisper.timing import add_word_timestamps
 from whisper.tokenizer import Tokenizer, get_tokenizer
 from whisper.utils import get_end
 
-from models import Segment, Word
-from transcription.engines import DecodingOptions
+from models import Segment
+from transcription.engines import DecodingOptions, segment_from_whisper
 from transcription.openai_cpu import decoder_states, output_logits
 
 FRAMES_PER_SECOND = 100  # log-mel frames: one per HOP_LENGTH (160) samples at 16 kHz
@@ -335,7 +335,9 @@ class BatchedDecoder:
                     if progress is not None:
                         done = sum(min(s.seek, s.chunk.end) - s.chunk.start for s in states)
                         progress(done / FRAMES_PER_SECOND)
-        return language, [_to_segment(segment) for state in states for segment in state.segments]
+        return language, [
+            segment_from_whisper(segment) for state in states for segment in state.segments
+        ]
 
     def _language(self, mel: torch.Tensor, options: DecodingOptions) -> str:
         if options.language is not None or not self.model.is_multilingual:
@@ -565,22 +567,3 @@ def _needs_fallback(result: DecodingResult, options: DecodingOptions) -> bool:
     ):
         needs = False
     return needs
-
-
-def _to_segment(segment: dict[str, Any]) -> Segment:
-    return Segment(
-        start=float(segment["start"]),
-        end=float(segment["end"]),
-        text=segment["text"].strip(),
-        avg_logprob=float(segment["avg_logprob"]),
-        no_speech_prob=float(segment["no_speech_prob"]),
-        words=tuple(
-            Word(
-                word=w["word"],
-                start=float(w["start"]),
-                end=float(w["end"]),
-                probability=float(w["probability"]),
-            )
-            for w in segment.get("words", ())
-        ),
-    )

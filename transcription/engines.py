@@ -305,26 +305,28 @@ class OpenAIWhisperEngine:
             best_of=options.best_of,
             fp16=self._fp16,
         )
-        segments = [
-            Segment(
-                start=float(s["start"]),
-                end=float(s["end"]),
-                text=s["text"].strip(),
-                avg_logprob=float(s["avg_logprob"]),
-                no_speech_prob=float(s["no_speech_prob"]),
-                words=tuple(
-                    Word(
-                        word=w["word"],
-                        start=float(w["start"]),
-                        end=float(w["end"]),
-                        probability=float(w["probability"]),
-                    )
-                    for w in s.get("words", ())
-                ),
-            )
-            for s in result["segments"]
-        ]
+        segments = [segment_from_whisper(s) for s in result["segments"]]
         return EngineRun(language=str(result["language"]), segments=iter(segments))
+
+
+def segment_from_whisper(segment: dict[str, Any]) -> Segment:
+    """One of openai-whisper's segment dicts (with its words) as our ``Segment``."""
+    return Segment(
+        start=float(segment["start"]),
+        end=float(segment["end"]),
+        text=segment["text"].strip(),
+        avg_logprob=float(segment["avg_logprob"]),
+        no_speech_prob=float(segment["no_speech_prob"]),
+        words=tuple(
+            Word(
+                word=w["word"],
+                start=float(w["start"]),
+                end=float(w["end"]),
+                probability=float(w["probability"]),
+            )
+            for w in segment.get("words", ())
+        ),
+    )
 
 
 def load_engine(
