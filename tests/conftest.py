@@ -21,6 +21,17 @@ FIXTURES = REPO / "tests" / "fixtures"
 AUDIO_FIXTURES = FIXTURES / "audio"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, in the root conftest: pytest registers options only from initial conftests.
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="tests/reliability at full size (50 clients, 200 uploads, 30 s outages, longer "
+        "fuzzing); without it they run scaled down to fit CI",
+    )
+
+
 def shared_dir() -> Path | None:
     """The project's shared/ folder (dev set, scorer): beside the checkout, or as configured."""
     candidates = [os.environ.get("VOICE_STATEMENT_SHARED"), REPO.parent / "shared"]
