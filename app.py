@@ -273,6 +273,10 @@ def create_app(
     app.state.runtime = runtime
     app.state.upload_limiter = RateLimiter(services.settings.upload_rate_per_minute, 60.0)
     install_error_handlers(app)
+    # Inside the security headers, so that its 413/415 answers carry them too.
+    app.add_middleware(
+        statements.RecordingBodyLimit, limit=lambda: services.settings.max_upload_bytes
+    )
     install_security(app)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -16,12 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require_roles
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.schemas import error_responses
 from models.tables import User
 from models.users import Principal, Role
 from security import accounts, audit
 from security.audit import AuditAction
 
-router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["administration"],
+    responses=error_responses(401, 403, 404, 409),
+)
 
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 UserName = Annotated[str, Path(min_length=1, max_length=200)]

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from api.errors import ApiError
+from api.schemas import error_responses
 from models.users import Principal, Role
 from security import accounts
 from security.oidc import InvalidToken, JwksUnavailable
@@ -207,7 +208,7 @@ def _cookie_secure(request: Request, services: Services) -> bool:
     return request.url.scheme == "https" if configured is None else configured
 
 
-@router.post("/login")
+@router.post("/login", responses=error_responses(401, 429))
 def sign_in(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     """Sign a browser in: sets the session cookie and returns the CSRF token to send with every
     change. Too many failures for one name or from one address answer 429 for a while."""
@@ -248,7 +249,7 @@ def sign_in(body: LoginBody, request: Request, response: Response) -> dict[str, 
     return {"user": principal_json(principal), "csrf_token": csrf}
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=error_responses(403))
 def sign_out(request: Request, response: Response) -> None:
     """End the browser's session and clear its cookie (nothing to do without one)."""
     services = _services(request)
@@ -274,7 +275,7 @@ def sign_out(request: Request, response: Response) -> None:
     )
 
 
-@router.get("/me")
+@router.get("/me", responses=error_responses(401))
 def whoami(user: CurrentUser) -> dict[str, Any]:
     """The caller as the service sees them: id, name, roles, unit, and how they signed in."""
     return {"user": principal_json(user)}

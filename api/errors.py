@@ -63,8 +63,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        broken = [e for e in errors if e.get("type") == "json_invalid"]
+        if broken:
+            # The body is not JSON at all: say so, and where, rather than "1: JSON decode error".
+            reason = str((broken[0].get("ctx") or {}).get("error") or "it cannot be parsed")
+            where = broken[0].get("loc", ())
+            if where and isinstance(where[-1], int):
+                reason += f" (at character {where[-1]})"
+            return JSONResponse(
+                error_body("invalid_json", f"the request body is not valid JSON: {reason}"),
+                status_code=422,
+            )
         problems = []
-        for error in exc.errors():
+        for error in errors:
             where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
             problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
         return JSONResponse(

@@ -16,13 +16,18 @@ from pydantic import BaseModel, Field
 from api.auth import require_roles
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.schemas import error_responses
 from api.statements import lifecycle_errors
 from models import Principal, Role
 from security import audit
 from security.audit import AuditAction, normalise_justification
 from workflow import retention
 
-router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["administration"],
+    responses=error_responses(400, 401, 403, 404, 409),
+)
 
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import CurrentUser
+from api.schemas import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +19,13 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        **error_responses(401),
+        503: {"description": "Not ready: the body's checks name what failed"},
+    },
+)
 def readyz(request: Request, _user: CurrentUser) -> JSONResponse:
     """Ready to take recordings: the database answers, the audio store is writable, and the
     model is loaded (embedded mode; in distributed mode the workers load it). Like every

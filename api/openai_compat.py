@@ -39,6 +39,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from api.auth import require_roles
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.schemas import error_responses
 from models import Principal, Role, Transcript
 from security import audit
 from security.audit import AuditAction
@@ -68,6 +69,7 @@ _COPY_CHUNK = 1 << 20
     "/v1/audio/transcriptions",
     response_model=None,
     summary="Transcribe a recording (OpenAI-compatible)",
+    responses=error_responses(400, 401, 403, 413, 415, 503),
 )
 def create_transcription(
     services: ServicesDep,

@@ -145,3 +145,41 @@ class IntegrityPublic(BaseModel):
     audio: HashCheck
     confirmed_content: HashCheck | None  # None: not confirmed
     ok: bool
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="a stable machine code, such as not_found or csrf_failed")
+    message: str = Field(description="what went wrong, for a person")
+    detail: dict[str, Any] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error the service answers (api/errors.py): ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The request is refused (its error code says why)",
+    401: "No credentials, or credentials not accepted",
+    403: "The caller's roles do not allow this, or a signed-in browser sent no CSRF token",
+    404: "Not found, or out of the caller's reach (the same answer)",
+    409: "The resource is not in a state that allows this",
+    410: "Gone: erased under the retention policy",
+    413: "The upload is larger than the service accepts",
+    415: "Not a format the service reads",
+    416: "The Range asked for is outside the recording",
+    422: "The request does not validate",
+    429: "Too many attempts: wait for Retry-After seconds",
+    503: "A service this one depends on is not available",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``statuses`` as the service's error envelope (422
+    included: FastAPI would otherwise declare its own validation body, which this service does
+    not send)."""
+    return {
+        status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]}
+        for status in sorted({*statuses, 422})
+    }

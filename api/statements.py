@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, BinaryIO
@@ -21,10 +23,11 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import AuthError, require_roles
 from api.deps import ServicesDep
-from api.errors import ApiError
+from api.errors import ApiError, error_body
 from api.ranges import audio_response
 from api.schemas import (
     ConfirmBody,
@@ -36,6 +39,7 @@ from api.schemas import (
     StatementPage,
     StatementPublic,
     SubmitBody,
+    error_responses,
 )
 from models import Principal, Template
 from models.tables import StatementRecord, StatementStatus
@@ -60,7 +64,13 @@ from workflow.statements import (
     version_json,
 )
 
-router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
+# Every answer a statement route may give besides its success, in the service's error envelope
+# (declared so that clients, and the schema probe in tests/reliability, can rely on them).
+router = APIRouter(
+    prefix="/api/v1/statements",
+    tags=["statements"],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+)
 
 # How often the event stream looks for new events, and sends a keep-alive comment.
 SSE_POLL_S = 0.5
@@ -169,6 +179,127 @@ def check_upload_rate(request: Request, user: Principal) -> None:
         )
 
 
+FILENAME_MAX_CHARS = 255
+"""The longest original filename kept (the ``audio_filename`` and upload columns' size)."""
+CONTENT_TYPE_MAX_CHARS = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def recording_filename(name: str | None) -> str | None:
+    """The name the officer's device gave the recording, as kept with it: metadata only. The
+    recording is evidence, so an odd name never refuses it; the store files it under a key of
+    its own and never makes a path of this. Control characters (NUL among them, which
+    PostgreSQL cannot store) become U+FFFD, and a name longer than the column is cut to its
+    first characters plus its extension. None when nothing is left."""
+    if name is None:
+        return None
+    name = _CONTROL.sub("\ufffd", unicodedata.normalize("NFC", name)).strip()
+    if len(name) > FILENAME_MAX_CHARS:
+        stem, dot, extension = name.rpartition(".")
+        keep = f".{extension}" if dot and 0 < len(extension) <= 10 else ""
+        name = (stem if keep else name)[: FILENAME_MAX_CHARS - len(keep) - 1] + "\u2026" + keep
+    return name or None
+
+
+def recording_content_type(content_type: str | None) -> str | None:
+    """The content type the client declared, as kept with the recording (metadata: what the
+    recording is, FFmpeg decides, and ``api.ranges`` serves back only audio or video types)."""
+    if content_type is None:
+        return None
+    content_type = _CONTROL.sub("", content_type).strip()[:CONTENT_TYPE_MAX_CHARS]
+    return content_type or None
+
+
+RECORDING_ROUTES = frozenset({"/api/v1/statements"})
+"""The routes taking a whole recording in one multipart request."""
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+"""What a multipart request may carry beyond the recording itself: boundaries, part headers
+(a long filename) and the small form fields."""
+
+
+class RecordingBodyLimit:
+    """Refuses a recording over ``max_upload_bytes`` while it streams in, not after it.
+
+    FastAPI parses a multipart form completely (into a temporary file) before the route runs,
+    so the limit the audio store applies would come only once the whole upload had arrived. This
+    ASGI middleware stands in front of ``RECORDING_ROUTES``: a declared ``Content-Length`` over
+    the limit is answered 413 before one byte of the body is read; a chunked body is counted as
+    it arrives and answered 413 as soon as it passes the limit, with ``Connection: close`` so
+    the client stops sending. The route then sees the client as gone (its form parser closes its
+    temporary file) and whatever it would answer is dropped. A body that is not multipart is
+    answered 415 before it is read.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: Callable[[], int]) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or scope.get("path") not in RECORDING_ROUTES
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        content_type = headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            await _answer(
+                send,
+                415,
+                "unsupported_media_type",
+                "send the recording as multipart/form-data, in the field 'audio' (not "
+                f"{content_type.split(';')[0].strip() or 'a body without a content type'})",
+            )
+            return
+        limit = self.limit()
+        allowed = limit + MULTIPART_OVERHEAD_BYTES
+        too_large = f"the recording is larger than the limit of {limit} bytes"
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > allowed:
+            await _answer(send, 413, "too_large", too_large)
+            return
+        received = 0
+        answered = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > allowed:
+                    answered = True
+                    await _answer(send, 413, "too_large", too_large)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not answered:  # once refused, the route's own answer (to a lost client) is dropped
+                await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps(error_body(code, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                # the client may still be sending: it must stop, and this connection is done
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def save_recording(services: Services, source: BinaryIO) -> StoredAudio:
     """Keep everything ``source`` yields in the audio store (encrypted, hashed as it streams);
     413 past ``max_upload_bytes``, with nothing kept."""
@@ -220,7 +351,12 @@ def register_recording(
     }
 
 
-@router.post("", status_code=202, response_model=StatementCreated)
+@router.post(
+    "",
+    status_code=202,
+    response_model=StatementCreated,
+    responses=error_responses(413, 415),
+)
 def create_statement(
     request: Request,
     services: ServicesDep,
@@ -244,8 +380,8 @@ def create_statement(
         stored,
         template=template,
         statement_date=statement_date or date.today(),
-        filename=audio.filename,
-        content_type=audio.content_type,
+        filename=recording_filename(audio.filename),
+        content_type=recording_content_type(audio.content_type),
     )
 
 
@@ -265,6 +401,15 @@ def _check_audio(services: Services, key: str, filename: str | None) -> float | 
         raise ApiError(
             422, "too_long", f"the recording lasts {duration:.0f} s; the limit is {limit:.0f} s"
         )
+    shortest = services.settings.min_duration_s
+    if duration is not None and duration < shortest:
+        # Refused now, as the command line refuses it, rather than accepted and failed later.
+        raise ApiError(
+            422,
+            "too_short",
+            f"{filename or 'the upload'}: the recording lasts {duration:.1f} s, too short to "
+            f"hold speech (minimum {shortest:.1f} s)",
+        )
     return duration
 
 
@@ -280,7 +425,8 @@ def list_statements(
         str | None,
         Query(max_length=200, description="words the statement contains (any case; all of them)"),
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    # bounded: a page number past any real listing must not overflow the database's integers
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     runtime = get_runtime(request)
@@ -440,7 +586,11 @@ def export_statement_json(
     )
 
 
-@router.get("/{statement_id}/export.pdf")
+@router.get(
+    "/{statement_id}/export.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The statement as PDF"}},
+)
 def export_statement_pdf(
     request: Request, statement_id: str, user: Exporter, justification: Justification = None
 ) -> Response:
@@ -458,7 +608,18 @@ def export_statement_pdf(
     )
 
 
-@router.get("/{statement_id}/audio")
+_AUDIO_CONTENT: dict[str, Any] = {"audio/*": {}, "application/octet-stream": {}}
+
+
+@router.get(
+    "/{statement_id}/audio",
+    response_class=Response,
+    responses={
+        200: {"content": _AUDIO_CONTENT, "description": "The original recording"},
+        206: {"content": _AUDIO_CONTENT, "description": "The part of it the Range asked for"},
+        **error_responses(410, 416),
+    },
+)
 def get_audio(
     request: Request,
     statement_id: str,

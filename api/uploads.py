@@ -27,11 +27,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.errors import ApiError
-from api.schemas import StatementCreated
+from api.schemas import StatementCreated, error_responses
 from api.statements import (
     Creator,
     check_upload_rate,
     get_runtime,
+    recording_content_type,
+    recording_filename,
     register_recording,
     save_recording,
 )
@@ -47,7 +49,11 @@ from workflow.uploads import (
     UploadState,
 )
 
-router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+router = APIRouter(
+    prefix="/api/v1/uploads",
+    tags=["uploads"],
+    responses=error_responses(401, 403, 404, 409, 413, 429),
+)
 
 OFFSET_HEADER = "Upload-Offset"
 
@@ -61,8 +67,10 @@ class UploadStart(BaseModel):
     sha256: str = Field(
         pattern=r"^[0-9a-fA-F]{64}$", description="the SHA-256 of the whole recording, hex"
     )
-    filename: str | None = Field(default=None, max_length=255)
-    content_type: str | None = Field(default=None, max_length=100)
+    # Kept as metadata only, cleaned as a single-request upload's are (recording_filename): an
+    # odd name never refuses a recording; only an absurd one is.
+    filename: str | None = Field(default=None, max_length=4096)
+    content_type: str | None = Field(default=None, max_length=1000)
 
 
 class UploadPublic(BaseModel):
@@ -136,8 +144,8 @@ def start_upload(
         statement_date=body.statement_date or date.today(),
         size=body.size,
         sha256=body.sha256,
-        filename=body.filename,
-        content_type=body.content_type,
+        filename=recording_filename(body.filename),
+        content_type=recording_content_type(body.content_type),
     )
     response.headers["Location"] = f"/api/v1/uploads/{state.id}"
     response.headers[OFFSET_HEADER] = str(state.offset)

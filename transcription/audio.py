@@ -205,13 +205,54 @@ def probe_duration(path: str | Path) -> float | None:
     it declares none (a live webm from a browser, say).
 
     Raises :class:`AudioError` (``not_found``, ``empty_file``, ``not_audio``) for a file that
-    cannot be opened as audio.
+    cannot be opened as audio, and ``truncated`` for an mp3 shorter than the byte count its
+    Xing/Info header states (the one cut that shows without decoding; an mp4/m4a cut before its
+    index does not open).
     """
     path = Path(path)
     name = path.name or str(path)
-    _check_file(path, name)
+    size = _check_file(path, name)
     with _open_audio(path, name) as (container, stream):
-        return _declared_duration(container, stream)
+        declared = _declared_duration(container, stream)
+        fmt = container.format.name
+    if fmt == "mp3":
+        stated = _mp3_header_bytes(path)
+        if stated is not None and size < stated * (1 - TRUNCATION_TOLERANCE_RATIO):
+            raise AudioError(
+                "truncated",
+                f"{name}: recording is incomplete (cut short): {size} bytes where its header "
+                f"states {stated}",
+                path=path,
+            )
+    return declared
+
+
+def _mp3_header_bytes(path: Path) -> int | None:
+    """The byte count the Xing/Info header of the first MPEG audio frame states (its ``bytes``
+    field), or ``None`` when there is none."""
+    with path.open("rb") as fh:
+        head = fh.read(10)
+        offset = 0
+        if len(head) == 10 and head[:3] == b"ID3":  # skip the tag: its text is not a header
+            size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+            offset = 10 + size + (10 if head[5] & 0x10 else 0)
+        fh.seek(offset)
+        data = fh.read(8192)
+    for i in range(len(data) - 3):
+        if data[i] != 0xFF or data[i + 1] & 0xE0 != 0xE0:
+            continue
+        frame = data[i : i + 200]
+        for tag in (b"Xing", b"Info"):
+            at = frame.find(tag, 4, 64)
+            if at >= 0 and len(frame) >= at + 16:
+                flags = struct.unpack(">I", frame[at + 4 : at + 8])[0]
+                if not flags & 2:
+                    return None
+                field = at + 8 + (4 if flags & 1 else 0)
+                stated: int = struct.unpack(">I", frame[field : field + 4])[0]
+                return stated or None
+        return None
+    return None
 
 
 @contextmanager
