@@ -58,6 +58,17 @@ TENS_PATTERN = word_alternation(_TENS)
 NUMBER_PATTERN = rf"(?:(?:{TENS_PATTERN})(?:[\s-](?:{UNIT_PATTERN}))?|{SMALL_PATTERN}|\d{{1,2}})"
 
 
+# A digit group longer than this is no number a statement holds (the longest, a phone number
+# read as one group, has 13 digits), and int() refuses strings past 4,300 digits: reading one
+# would raise from inside the extractor on a transcript with a long run of digits.
+_LONGEST_NUMBER = 32
+
+
+def _digit_value(tok: str) -> int | None:
+    """The value of a digit group, or ``None`` when it is too long to be a number said."""
+    return int(tok) if tok.isdecimal() and len(tok) <= _LONGEST_NUMBER else None
+
+
 def _words(text: str) -> list[str]:
     """Lower-case words and digit groups; hyphens, commas and dots only separate."""
     return _WORD_RE.findall(text.lower().replace("’", "'").replace("'", ""))
@@ -74,9 +85,8 @@ def _below_hundred(tokens: list[str], i: int) -> tuple[int, int] | None:
         return _TENS[tok], i + 1
     if tok in _SMALL:
         return _SMALL[tok], i + 1
-    if tok.isdigit():
-        return int(tok), i + 1
-    return None
+    value = _digit_value(tok)
+    return None if value is None else (value, i + 1)
 
 
 def _below_thousand(tokens: list[str], i: int) -> tuple[int, int] | None:
@@ -122,13 +132,13 @@ def ordinal_from_words(text: str) -> int | None:
         if m:
             return int(m.group(1))
         if tokens[0].isdigit():
-            return int(tokens[0])
+            return _digit_value(tokens[0])
         return _ORDINAL_WORDS.get(tokens[0])
     if len(tokens) == 2 and tokens[0] in _TENS and tokens[1] in _ORDINAL_WORDS:
         unit = _ORDINAL_WORDS[tokens[1]]
         return _TENS[tokens[0]] + unit if unit < 10 else None
     if len(tokens) == 2 and tokens[0].isdigit() and tokens[1] in {"st", "nd", "rd", "th"}:
-        return int(tokens[0])
+        return _digit_value(tokens[0])
     return None
 
 
@@ -364,11 +374,21 @@ def normalise_postcode(text: str) -> str | None:
     return postcode_from_chars(chars, letter_o_as_zero=True) if chars else None
 
 
+_WRITTEN_CODE_RE = re.compile(r"[A-Z0-9]+")
+
+
 def normalise_registration(text: str, *, context: bool = False) -> str | None:
     """A vehicle registration: "kilo x-ray seventy-one, bravo romeo tango" → "KX71 BRT",
     "alpha bravo one two charlie delta echo" → "AB12 CDE", "kx71brt" → "KX71 BRT"; with
     ``context`` (see :func:`registration_from_chars`) also "alpha one two three bravo charlie
-    delta" → "A123 BCD", "ABZ 1234" → "ABZ 1234"."""
+    delta" → "A123 BCD", "ABZ 1234" → "ABZ 1234". A plate written in capitals is read as
+    written, so that its letters stay letters where they spell a number ("AB12 ONE", not
+    "AB 121")."""
+    written = re.sub(r"[\s-]+", "", text.strip())
+    if _WRITTEN_CODE_RE.fullmatch(written):
+        plate = registration_from_chars(written, context=context)
+        if plate is not None:
+            return plate
     chars = _code_string(text)
     return registration_from_chars(chars, context=context) if chars else None
 

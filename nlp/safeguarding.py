@@ -371,8 +371,10 @@ def _relation_word(token: Token) -> bool:
 
 def _number(token: Token, numbers: Mapping[str, int]) -> int | None:
     text = token.text.lower()
-    if text.isdigit():
-        return int(text)
+    # isdecimal, not isdigit: int() refuses "²"; and no age is longer than three digits (int()
+    # also refuses a run of thousands of them)
+    if text.isdecimal():
+        return int(text) if len(text) <= 3 else None
     return numbers.get(text)
 
 

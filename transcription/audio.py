@@ -286,7 +286,16 @@ def _audio_stream(container: av.container.InputContainer, name: str, path: Path)
     if not streams:
         raise AudioError("not_audio", f"{name}: no audio stream in the file", path=path)
     best = container.streams.best("audio")
-    return best if isinstance(best, av.AudioStream) else streams[0]
+    stream = best if isinstance(best, av.AudioStream) else streams[0]
+    if stream.codec_context is None:
+        # A header naming a codec FFmpeg has no decoder for (a WAV's format tag of 0x1234,
+        # say): PyAV then gives the stream no codec at all, and reading it would be a crash.
+        raise AudioError(
+            "not_audio",
+            f"{name}: the audio is in a codec FFmpeg cannot decode (unknown or damaged format)",
+            path=path,
+        )
+    return stream
 
 
 def _open_error(path: Path, name: str) -> AudioError:

@@ -63,6 +63,17 @@ def test_a_missing_child_is_flagged_and_an_adult_is_not() -> None:
     assert not [f for f in adult.flags if f.kind == "safeguarding"]
 
 
+@pytest.mark.parametrize("age", ["²", "1" * 5000])
+def test_an_age_that_is_no_number_is_not_read_and_does_not_crash(age: str) -> None:
+    # Found by fuzzing: int() refuses "²" (a digit to isdigit) and a run of 5,000 digits.
+    statement = load_extractor().extract(
+        f"My son Liam Kerr is missing. He is {age} years old.",
+        template=Template.MISSING_PERSON,
+        statement_date=date(2026, 11, 20),
+    )
+    assert not [f for f in statement.flags if f.kind == "safeguarding"]
+
+
 def test_a_weapon_is_flagged_and_a_plain_account_is_not() -> None:
     extractor = load_extractor()
     armed = extractor.extract(
