@@ -172,6 +172,7 @@ _ERROR_DESCRIPTIONS = {
     422: "The request does not validate",
     429: "Too many attempts: wait for Retry-After seconds",
     503: "A service this one depends on is not available",
+    507: "The service has no space left to keep the upload (nothing was stored)",
 }
 
 

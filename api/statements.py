@@ -46,7 +46,7 @@ from models.tables import StatementRecord, StatementStatus
 from transcription.audio import AudioError, probe_duration
 from workflow import access, events
 from workflow.access import AccessDenied, Permission
-from workflow.audio_store import AudioNotFound, StoredAudio, UploadTooLarge
+from workflow.audio_store import AudioNotFound, AudioStoreFull, StoredAudio, UploadTooLarge
 from workflow.delivery import delivery_status
 from workflow.exports import render_pdf
 from workflow.integrity import check_integrity
@@ -309,6 +309,15 @@ def save_recording(services: Services, source: BinaryIO) -> StoredAudio:
         raise ApiError(
             413, "too_large", f"the recording is larger than the limit of {exc.limit} bytes"
         ) from exc
+    except AudioStoreFull as exc:
+        # The officer's phone keeps the recording and tries again later: say it is our disk,
+        # not their recording, that is the problem.
+        raise ApiError(
+            507,
+            "insufficient_storage",
+            "the service has no space left to keep the recording; nothing was stored: "
+            "keep it on the device and send it again later",
+        ) from exc
 
 
 def register_recording(
@@ -355,7 +364,7 @@ def register_recording(
     "",
     status_code=202,
     response_model=StatementCreated,
-    responses=error_responses(413, 415),
+    responses=error_responses(413, 415, 507),
 )
 def create_statement(
     request: Request,

@@ -52,7 +52,7 @@ from workflow.uploads import (
 router = APIRouter(
     prefix="/api/v1/uploads",
     tags=["uploads"],
-    responses=error_responses(401, 403, 404, 409, 413, 429),
+    responses=error_responses(401, 403, 404, 409, 413, 429, 507),
 )
 
 OFFSET_HEADER = "Upload-Offset"

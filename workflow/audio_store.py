@@ -23,6 +23,7 @@ hands out (sizes, ranges, local copies, the SHA-256 a save returns) is the plain
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import logging
@@ -96,6 +97,15 @@ class AudioNotFound(Exception):
 
 class AudioStoreUnavailable(Exception):
     """The store cannot be used (its directory is missing or read-only, its table unreachable)."""
+
+
+# A full disk, or a full quota on it.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class AudioStoreFull(AudioStoreUnavailable):
+    """The store's disk (or the service's quota on it) has no room for this upload; nothing of
+    it was kept."""
 
 
 class AudioStore(Protocol):
@@ -195,7 +205,12 @@ class LocalAudioStore(AudioStore):
 
     def save(self, source: BinaryIO, *, max_bytes: int) -> StoredAudio:
         # mkstemp creates the file with mode 0o600 whatever the umask.
-        fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self.directory)
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self.directory)
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:  # no inode left for even an empty file
+                raise AudioStoreFull(f"no space left in {self.directory}: {exc}") from exc
+            raise
         temp = Path(temp_name)
         try:
             with os.fdopen(fd, "wb") as target:
@@ -205,10 +220,12 @@ class LocalAudioStore(AudioStore):
             final = self._path(stored.key)
             final.parent.mkdir(mode=0o700, exist_ok=True)
             os.replace(temp, final)
-        except BaseException:
+        except BaseException as exc:
             # Anything at all (too large, a dropped client, a full disk, an interrupt): the
             # store keeps the whole upload or nothing.
             temp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+                raise AudioStoreFull(f"no space left in {self.directory}: {exc}") from exc
             raise
         fsync_directory(final.parent)
         return stored
