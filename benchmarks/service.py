@@ -122,8 +122,16 @@ class Options:
     skip: frozenset[str] = frozenset()
 
 
+# 15 s recordings: the smoke test proves every part runs; the 60 s figures come from full runs.
 QUICK = Options(
-    warm=2, cold_runs=0, throughput=3, distributed=False, clients=10, duration_s=3.0, seed=6
+    warm=2,
+    cold_runs=0,
+    throughput=3,
+    distributed=False,
+    recording_s=15.0,
+    clients=10,
+    duration_s=3.0,
+    seed=6,
 )
 
 
