@@ -422,17 +422,28 @@ def _check_audio(services: Services, key: str, filename: str | None) -> float | 
     return duration
 
 
+# Search terms are written to the audit log, which refuses control characters (a NUL, say):
+# such a term is refused here, as the caller's mistake, rather than failing there.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# The largest event number or offset a client may send: past it SQLite's integers overflow.
+LARGEST_POSITION = 2**62
+
+
 @router.get("", response_model=StatementPage)
 def list_statements(
     request: Request,
     user: Reader,
-    status: str | None = None,
+    status: Annotated[str | None, Query(max_length=40, pattern=PRINTABLE)] = None,
     template: Template | None = None,
-    officer: str | None = None,
+    officer: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
     statement_date: Annotated[date | None, Query(alias="date")] = None,
     q: Annotated[
         str | None,
-        Query(max_length=200, description="words the statement contains (any case; all of them)"),
+        Query(
+            max_length=200,
+            pattern=PRINTABLE,
+            description="words the statement contains (any case; all of them)",
+        ),
     ] = None,
     # bounded: a page number past any real listing must not overflow the database's integers
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -688,7 +699,7 @@ def get_progress(
     request: Request,
     statement_id: str,
     user: Reader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=LARGEST_POSITION)] = 0,
 ) -> dict[str, Any]:
     """The same events as the stream, for a client that polls: those after event ``after``."""
     return _progress(get_runtime(request), statement_id, user, after)
@@ -704,13 +715,21 @@ async def stream_events(
     statement_id: str,
     user: Reader,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=LARGEST_POSITION)] = 0,
 ) -> StreamingResponse:
     """Server-sent events: queued, decoding, transcribing (percent), extracting, draft_ready
     (or retrying, failed). The stream ends once drafting is over; a reconnecting client sends
     Last-Event-ID and misses nothing."""
     runtime = get_runtime(request)
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    start = after
+    # An id no event can have (not ASCII digits, or past any event number) is ignored.
+    if (
+        last_event_id
+        and len(last_event_id) <= 19
+        and last_event_id.isascii()
+        and last_event_id.isdigit()
+    ):
+        start = min(int(last_event_id), LARGEST_POSITION)
     first = await run_in_threadpool(_progress, runtime, statement_id, user, start)  # 404 first
 
     async def stream() -> AsyncIterator[str]:

@@ -193,7 +193,10 @@ async def put_piece(
     response: Response,
     upload_id: str,
     user: Creator,
-    offset: Annotated[int, Query(ge=0, description="where this piece starts in the recording")],
+    offset: Annotated[
+        int,
+        Query(ge=0, le=2**62, description="where this piece starts in the recording"),
+    ],
 ) -> dict[str, Any]:
     """The next piece of the recording, raw bytes (at most 1 MiB). The piece that completes it
     makes the statement: ``complete`` is then true and ``statement`` says which."""

@@ -370,6 +370,13 @@ def registration_from_chars(chars: str, *, context: bool = False) -> str | None:
 def normalise_postcode(text: str) -> str | None:
     """A UK postcode: "L A nine, seven A D" / "la9 7ad" / "C A eleven, seven Q T" → "LA9 7AD"
     / "CA11 7QT"; "C-A-12, O-P-B" → "CA12 0PB" (the text is known to be a postcode)."""
+    written = re.sub(r"[\s-]+", "", text.strip())
+    if _WRITTEN_CODE_RE.fullmatch(written):
+        # Written in capitals: read as written first, so that "OH0 0AA" keeps its letters
+        # rather than hearing "oh" as a zero (as normalise_registration does for plates).
+        postcode = postcode_from_chars(written)
+        if postcode is not None:
+            return postcode
     chars = _code_string(text)
     return postcode_from_chars(chars, letter_o_as_zero=True) if chars else None
 

@@ -458,6 +458,7 @@ def test_written_plates_and_postcodes_read_as_themselves(
     @example("AB12 ONE")  # a current plate whose letters spell a number word
     @example("SIX 12A")  # a suffix plate likewise
     @example("OH12 ABC")  # letters that read as "oh", zero, when spoken
+    @example("OH0 0AA")  # a postcode likewise (found by the --long run)
     def run(value: str) -> None:
         started = time.perf_counter()
         if n.postcode_from_chars(value.replace(" ", "")) == value:
