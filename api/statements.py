@@ -226,8 +226,8 @@ class RecordingBodyLimit:
     the limit is answered 413 before one byte of the body is read; a chunked body is counted as
     it arrives and answered 413 as soon as it passes the limit, with ``Connection: close`` so
     the client stops sending. The route then sees the client as gone (its form parser closes its
-    temporary file) and whatever it would answer is dropped. A body that is not multipart is
-    answered 415 before it is read.
+    temporary file) and whatever it would answer is dropped. (A body that is not multipart is the
+    route's to refuse, with 415, once the caller is known: :func:`require_multipart`.)
     """
 
     def __init__(self, app: ASGIApp, *, limit: Callable[[], int]) -> None:
@@ -243,16 +243,6 @@ class RecordingBodyLimit:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        content_type = headers.get("content-type", "")
-        if not content_type.lower().startswith("multipart/form-data"):
-            await _answer(
-                send,
-                415,
-                "unsupported_media_type",
-                "send the recording as multipart/form-data, in the field 'audio' (not "
-                f"{content_type.split(';')[0].strip() or 'a body without a content type'})",
-            )
-            return
         limit = self.limit()
         allowed = limit + MULTIPART_OVERHEAD_BYTES
         too_large = f"the recording is larger than the limit of {limit} bytes"
@@ -281,6 +271,19 @@ class RecordingBodyLimit:
                 await send(message)
 
         await self.app(scope, counted_receive, guarded_send)
+
+
+def require_multipart(request: Request) -> None:
+    """415 for a recording that is not sent as a multipart form. A dependency declared after
+    the caller's, so that an anonymous caller is told 401 first, whatever it sent."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the recording as multipart/form-data, in the field 'audio' (not "
+            f"{content_type.split(';')[0].strip() or 'a body without a content type'})",
+        )
 
 
 async def _answer(send: Send, status: int, code: str, message: str) -> None:
@@ -370,6 +373,7 @@ def create_statement(
     request: Request,
     services: ServicesDep,
     user: Creator,
+    _multipart: Annotated[None, Depends(require_multipart)],
     audio: Annotated[
         UploadFile, File(description="the recording: m4a, webm, ogg, mp3, wav, flac, 3gp")
     ],

@@ -29,6 +29,7 @@ from api.deps import ServicesDep
 from api.errors import ApiError
 from api.schemas import StatementCreated, error_responses
 from api.statements import (
+    LARGEST_POSITION,
     Creator,
     check_upload_rate,
     get_runtime,
@@ -195,7 +196,7 @@ async def put_piece(
     user: Creator,
     offset: Annotated[
         int,
-        Query(ge=0, le=2**62, description="where this piece starts in the recording"),
+        Query(ge=0, le=LARGEST_POSITION, description="where this piece starts in the recording"),
     ],
 ) -> dict[str, Any]:
     """The next piece of the recording, raw bytes (at most 1 MiB). The piece that completes it
