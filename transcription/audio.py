@@ -227,17 +227,23 @@ def probe_duration(path: str | Path) -> float | None:
     return declared
 
 
-def _mp3_header_bytes(path: Path) -> int | None:
-    """The byte count the Xing/Info header of the first MPEG audio frame states (its ``bytes``
-    field), or ``None`` when there is none."""
+def _mp3_audio_start(path: Path) -> bytes:
+    """The first 8 KiB of an mp3's audio, after its ID3 tag (whose text is not a header and may
+    hold bytes that look like a frame's)."""
     with path.open("rb") as fh:
         head = fh.read(10)
         offset = 0
-        if len(head) == 10 and head[:3] == b"ID3":  # skip the tag: its text is not a header
+        if len(head) == 10 and head[:3] == b"ID3":
             size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
             offset = 10 + size + (10 if head[5] & 0x10 else 0)
         fh.seek(offset)
-        data = fh.read(8192)
+        return fh.read(8192)
+
+
+def _mp3_header_bytes(path: Path) -> int | None:
+    """The byte count the Xing/Info header of the first MPEG audio frame states (its ``bytes``
+    field), or ``None`` when there is none."""
+    data = _mp3_audio_start(path)
     for i in range(len(data) - 3):
         if data[i] != 0xFF or data[i + 1] & 0xE0 != 0xE0:
             continue
@@ -434,14 +440,7 @@ _MPEG_SPF: Final = {(3, 3): 384, (3, 2): 1152, (3, 1): 1152, (2, 3): 384, (2, 2)
 def _mp3_header_duration(path: Path) -> float | None:
     """Seconds stated by the Xing/Info or VBRI header in the first MPEG audio frame (its frame
     count), or ``None`` when there is none and any duration would be a bitrate estimate."""
-    with path.open("rb") as fh:
-        head = fh.read(10)
-        offset = 0
-        if len(head) == 10 and head[:3] == b"ID3":
-            size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
-            offset = 10 + size + (10 if head[5] & 0x10 else 0)
-        fh.seek(offset)
-        data = fh.read(8192)
+    data = _mp3_audio_start(path)
     for i in range(len(data) - 3):
         if data[i] != 0xFF or data[i + 1] & 0xE0 != 0xE0:
             continue
