@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
 if TYPE_CHECKING:
@@ -19,6 +22,24 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 AUDIO_FIXTURES = FIXTURES / "audio"
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 16_000) -> bytes:
+    """``samples`` (float, -1..1) as a mono 16-bit WAV file's bytes."""
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(pcm.tobytes())
+    return out.getvalue()
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
+    """``samples`` written to ``path`` as a mono 16-bit WAV file."""
+    path.write_bytes(wav_bytes(samples, rate))
+    return path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

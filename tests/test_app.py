@@ -8,26 +8,16 @@ import re
 import shutil
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import app
+from tests.conftest import write_wav
 from tests.metrics import word_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(pcm.tobytes())
-    return path
 
 
 def encode_mp3(source: Path, target: Path) -> Path:

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +30,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.conftest import AUDIO_FIXTURES
+from tests.conftest import AUDIO_FIXTURES, write_wav
 from transcription.audio import SAMPLE_RATE, decode_audio
 
 BIN = Path(sys.executable).parent
@@ -59,13 +58,7 @@ def write_long_recording(path: Path) -> Path:
         for name in ("mg11_assault.ogg", "missing_person.ogg")
     ]
     gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    samples = np.concatenate([*parts, gap, *parts])
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+    return write_wav(path, np.concatenate([*parts, gap, *parts]), SAMPLE_RATE)
 
 
 def write_clip(path: Path, source: Path, *, start_s: float, seconds: float) -> Path:
@@ -73,13 +66,7 @@ def write_clip(path: Path, source: Path, *, start_s: float, seconds: float) -> P
     speech, different bytes (and so a different SHA-256) for each start."""
     samples = decode_audio(source).samples
     first = int(start_s * SAMPLE_RATE)
-    piece = samples[first : first + int(seconds * SAMPLE_RATE)]
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes((np.clip(piece, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+    return write_wav(path, samples[first : first + int(seconds * SAMPLE_RATE)], SAMPLE_RATE)
 
 
 class Processes:

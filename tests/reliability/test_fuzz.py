@@ -26,7 +26,6 @@ import hashlib
 import io
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -42,7 +41,7 @@ from hypothesis import strategies as st
 
 from nlp import lexicons
 from nlp import normalise as n
-from tests.conftest import AUDIO_FIXTURES
+from tests.conftest import AUDIO_FIXTURES, wav_bytes
 from tests.reliability.conftest import Report, Scale
 from transcription.audio import (
     DEFAULT_MIN_DURATION_S,
@@ -121,16 +120,6 @@ def _speech(seconds: float) -> np.ndarray:
     return samples[: int(seconds * SAMPLE_RATE)]
 
 
-def _wav(samples: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
-
-
 def _encode(samples: np.ndarray, container: str, codec: str, rate: int) -> bytes:
     """``samples`` encoded as a phone or browser would send them, with PyAV's own FFmpeg."""
     out = io.BytesIO()
@@ -154,7 +143,7 @@ def audio_seeds() -> dict[str, bytes]:
     the damage is done to these."""
     speech = _speech(1.5)
     seeds = {
-        ".wav": _wav(speech),
+        ".wav": wav_bytes(speech),
         ".flac": _encode(speech, "flac", "flac", SAMPLE_RATE),
         ".ogg": (AUDIO_FIXTURES / "mg11_assault.ogg").read_bytes(),
         ".mp3": _encode(speech, "mp3", "libmp3lame", 22050),

@@ -25,12 +25,10 @@ lost, p50/p95 of the case builders' reads (list and get), reads, upload-to-draft
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import statistics
 import threading
 import time
-import wave
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,13 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from models import Role
 from models.statement import Template, unanswered
 from security import accounts
-from tests.conftest import AUDIO_FIXTURES
+from tests.conftest import AUDIO_FIXTURES, wav_bytes
 from tests.reliability.conftest import Report, Scale
 from tests.reliability.servers import Processes, free_port, wait_until
 from transcription.audio import SAMPLE_RATE, decode_audio
@@ -76,13 +73,7 @@ def recordings(count: int) -> list[bytes]:
     out = []
     for i in range(count):
         gain = 0.9 - 0.002 * i
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(SAMPLE_RATE)
-            w.writeframes((np.clip(speech * gain, -1, 1) * 32767).astype("<i2").tobytes())
-        out.append(buffer.getvalue())
+        out.append(wav_bytes(speech * gain, SAMPLE_RATE))
     assert len({hashlib.sha256(r).hexdigest() for r in out}) == count
     return out
 
