@@ -32,11 +32,18 @@ def load_vocabulary(path: Path | None = None) -> list[str]:
 
 
 def build_prompt(terms: list[str], *, max_chars: int = MAX_PROMPT_CHARS) -> str | None:
-    """A prompt naming the terms in order, cut at a whole term before ``max_chars``."""
+    """A prompt naming the terms in order, cut at a whole term before ``max_chars``.
+
+    The list is left open, with no full stop after the last term: with a prompt that ended in
+    one, Whisper tiny.en began its first window's transcript about 20 s in, and the speech
+    before that was lost (a witness's name, date of birth and address; dev recording 06 and
+    every synthetic dialogue). Without it the same prompt transcribes from the first word.
+    ``tests/transcription/test_vocabulary_prompt.py`` keeps that on real audio.
+    """
     prompt = ""
     for term in terms:
         candidate = f"{prompt}, {term}" if prompt else term
-        if len(candidate) + 1 > max_chars:
+        if len(candidate) > max_chars:
             break
         prompt = candidate
-    return prompt + "." if prompt else None
+    return prompt or None
