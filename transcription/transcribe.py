@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
+
 from models import Segment, Transcript, Word
 from transcription.audio import SAMPLE_RATE, DecodedAudio
 from transcription.engines import DecodingOptions, Engine, ProgressCallback
@@ -19,19 +21,19 @@ def transcribe_audio(
     vad: VadOptions | None = VadOptions(),  # noqa: B008 - frozen dataclass, safe as a default
     progress: ProgressCallback | None = None,
     on_speech: Callable[[float], None] | None = None,
+    regions: list[SpeechRegion] | None = None,
 ) -> Transcript:
     """Transcribe one recording.
 
     ``vad=None`` sends the whole recording to the engine; otherwise only the speech Silero VAD
     finds is transcribed, and a recording with no speech gives an empty transcript without
-    the model ever running (so it cannot invent words).
+    the model ever running (so it cannot invent words). ``regions``: the speech regions when
+    the caller has found them already (:func:`speech_regions`), so VAD runs once.
     """
     decoding = decoding or DecodingOptions()
     samples = audio.samples
-    if vad is None:
-        regions = [SpeechRegion(0, samples.size)] if samples.size else []
-    else:
-        regions = detect_speech(samples, vad)
+    if regions is None:
+        regions = speech_regions(samples, vad)
     timeline = SpeechTimeline(samples, regions)
     duration = audio.info.duration_s
     if not regions:
@@ -69,6 +71,13 @@ def transcribe_audio(
         model=engine.info,
         speech_s=timeline.speech_s,
     )
+
+
+def speech_regions(samples: np.ndarray, vad: VadOptions | None) -> list[SpeechRegion]:
+    """Where the speech is: Silero VAD's regions, or the whole recording when ``vad`` is None."""
+    if vad is None:
+        return [SpeechRegion(0, samples.size)] if samples.size else []
+    return detect_speech(samples, vad)
 
 
 # Whisper's own test of a word that was not really heard (openai-whisper transcribe.py):
