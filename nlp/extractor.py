@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from functools import cache
@@ -23,11 +24,12 @@ from models.statement import (
     unanswered,
 )
 from models.transcript import Transcript
+from nlp.dialogue import RECORDING_FLAG_REASON, draft_dialogue
 from nlp.errors import ExtractionError
 from nlp.names import name_flags
 from nlp.narrative import compose_narrative
 from nlp.pipeline import build_pipeline
-from nlp.rules import Context, apply_rules
+from nlp.rules import Context, Rule, apply_rules
 from nlp.safeguarding import safeguarding_flags
 from nlp.timing import LocatedWord, evidence, locate_words
 
@@ -67,6 +69,10 @@ class Extractor:
         left out and, when the template requires it, flagged ``missing_required``. Template
         items that are not contract fields ("over 18", a missing person's description and risk
         factors) go in ``details``, with the same evidence.
+
+        Field ``start_char``/``end_char`` index ``text``, except where the statement is drafted
+        by who spoke (a diarised transcript, or ``interview_record``: see
+        :meth:`extract_dialogue`): they then index the statement's ``narrative``.
         """
         if transcript is not None and text != transcript.text:
             raise ExtractionError(
@@ -75,8 +81,70 @@ class Extractor:
                 "the transcript text)",
             )
         template = Template(template)
-        ctx = apply_rules(Context(self.nlp(text), template, statement_date))
-        words = locate_words(transcript) if transcript is not None else []
+        if transcript is not None and (
+            transcript.diarised or template is Template.INTERVIEW_RECORD
+        ):
+            return self.extract_dialogue(
+                transcript, template=template, statement_date=statement_date
+            )
+        if template is Template.INTERVIEW_RECORD:
+            # typed text: the record is the text as it is, never condensed
+            statement = self.extract_located(
+                text, words=[], template=template, statement_date=statement_date, narrative=text
+            )
+            statement.flags.insert(
+                0, Flag(kind="recording_transcript", reason=RECORDING_FLAG_REASON)
+            )
+            return statement
+        return self.extract_located(
+            text,
+            words=locate_words(transcript) if transcript is not None else [],
+            template=template,
+            statement_date=statement_date,
+            transcript=transcript,
+        )
+
+    def extract_dialogue(
+        self, transcript: Transcript, *, template: Template, statement_date: date
+    ) -> Statement:
+        """The statement of a recording drafted by who spoke (:func:`nlp.dialogue.draft_dialogue`).
+
+        For ``mg11``/``missing_person`` the narrative is the witness's answers in the first
+        person (a bare answer framed by its question), with ``exchanges`` tracing each sentence
+        to the answer and question it came from; field ``start_char``/``end_char`` index that
+        narrative and their times come from the witness's words. For ``interview_record`` the
+        narrative is the whole recording, a timed, speaker-labelled line a turn, and the fields
+        (an index for the case builder) point into it. A transcript that was not diarised gives
+        what :meth:`extract` gives.
+        """
+        return draft_dialogue(self, transcript, template=template, statement_date=statement_date)
+
+    def extract_located(
+        self,
+        text: str,
+        *,
+        words: Sequence[LocatedWord],
+        template: Template,
+        statement_date: date,
+        transcript: Transcript | None = None,
+        narrative: str | None = None,
+        answer_rules: Sequence[Rule] = (),
+    ) -> Statement:
+        """Extract the fields of ``template`` from ``text``, any text: ``words`` are the words
+        heard, placed in ``text`` (:func:`nlp.timing.locate_words` for ``transcript.text``;
+        empty for typed text), and give each field its times and confidence. Field
+        ``start_char``/``end_char`` index ``text``.
+
+        narrative: the statement's narrative (default: composed from ``text``). answer_rules:
+            rules run before the field rules (a value read straight from an answer to the
+            question that asked for it).
+        """
+        template = Template(template)
+        ctx = Context(self.nlp(text), template, statement_date)
+        for rule in answer_rules:
+            rule(ctx)
+        ctx = apply_rules(ctx)
+        located = list(words)
 
         fields: dict[str, Field] = {}
         details: dict[str, Field] = {}
@@ -89,7 +157,7 @@ class Extractor:
                 found = found_in.get(name)
                 if found is None:
                     continue
-                heard = evidence(words, found.start, found.end)
+                heard = evidence(located, found.start, found.end)
                 made[name] = Field(
                     value=found.value,
                     text=text[found.start : found.end],
@@ -126,13 +194,13 @@ class Extractor:
         return Statement(
             template=template,
             statement_date=statement_date,
-            narrative=compose_narrative(text).text,
+            narrative=compose_narrative(text).text if narrative is None else narrative,
             fields=fields,
             details=details,
-            persons=[heard_at(p, words) for p in ctx.persons],
-            vehicles=[heard_at(v, words) for v in ctx.vehicles],
-            weapons=[heard_at(w, words) for w in ctx.weapons],
-            exhibits=[heard_at(e, words) for e in ctx.exhibits],
+            persons=[heard_at(p, located) for p in ctx.persons],
+            vehicles=[heard_at(v, located) for v in ctx.vehicles],
+            weapons=[heard_at(w, located) for w in ctx.weapons],
+            exhibits=[heard_at(e, located) for e in ctx.exhibits],
             flags=flags,
             transcript=transcript,
         )

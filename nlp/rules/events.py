@@ -127,4 +127,6 @@ def last_seen_when_where(ctx: Context) -> None:
 RULES = {
     Template.MG11: [incident_when_where],
     Template.MISSING_PERSON: [last_seen_when_where],
+    # an interview record's fields index the account as a witness statement's would
+    Template.INTERVIEW_RECORD: [incident_when_where],
 }
