@@ -18,14 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from models import Flag, Statement, Template, Transcript
-from nlp import Extractor, load_extractor
+from nlp import Extractor, load_extractor, propose_roles
 from nlp.integrity import SPACY_PIN_SETTING, bundled_pins, model_directory, verify_spacy_model
 from nlp.integrity import model_digest as spacy_model_digest
-from transcription.audio import decode_audio
+from transcription.audio import DecodedAudio, decode_audio
+from transcription.diarisation import (
+    DiarisationOptions,
+    SpeakerEncoder,
+    VoiceEmbedding,
+    diarise,
+    enrol_voice,
+    load_speaker_encoder,
+)
 from transcription.engines import DecodingOptions, Engine, ProgressCallback, load_engine
 from transcription.files import sha256_file
 from transcription.provisioning import BUNDLED, MODEL_PIN_SETTING, OFFICIAL_NAMES, ModelStore
-from transcription.transcribe import transcribe_audio
+from transcription.transcribe import speech_regions, transcribe_audio
 from transcription.vad import VadOptions
 from transcription.vocabulary import build_prompt, load_vocabulary
 from workflow.settings import Settings
@@ -46,6 +54,10 @@ class TranscribeRequest:
     # Names and places already known on the job (typed by the officer, from the call): put
     # ahead of the service vocabulary in Whisper's prompt, so they are spelled as known.
     known_terms: tuple[str, ...] = ()
+    # Tell the voices apart (a question-and-answer recording): None for one voice, as a
+    # dictation. ``officer_voice``: the officer's enrolled voice, to know which voice is theirs.
+    diarisation: DiarisationOptions | None = None
+    officer_voice: VoiceEmbedding | None = None
 
 
 class StatementPipeline:
@@ -68,6 +80,18 @@ class StatementPipeline:
     @cached_property
     def extractor(self) -> Extractor:
         return load_extractor(self.settings.spacy_model, self.settings.spacy_model_sha256)
+
+    @cached_property
+    def speaker_encoder(self) -> SpeakerEncoder:
+        return load_speaker_encoder(self.settings.threads or None)
+
+    def enrol(self, audio_path: Path) -> VoiceEmbedding:
+        """The voice in a short sample recording (a few sentences read by the officer), as an
+        embedding to keep in their account; the sample itself is not kept."""
+        audio = decode_audio(audio_path, max_duration_s=self.settings.max_duration_s)
+        return enrol_voice(
+            audio.samples, speech_regions(audio.samples, VadOptions()), self.speaker_encoder
+        )
 
     @cached_property
     def initial_prompt(self) -> str | None:
@@ -109,9 +133,37 @@ class StatementPipeline:
             initial_prompt=request.initial_prompt or self.prompt_with(request.known_terms),
         )
         vad = VadOptions() if request.use_vad else None
-        return transcribe_audio(
-            audio, self.engine, decoding=decoding, vad=vad, progress=progress, on_speech=on_speech
+        regions = speech_regions(audio.samples, vad)
+        transcript = transcribe_audio(
+            audio,
+            self.engine,
+            decoding=decoding,
+            progress=progress,
+            on_speech=on_speech,
+            regions=regions,
         )
+        if request.diarisation is None:
+            return transcript
+        return self.diarise(audio, regions, transcript, request)
+
+    def diarise(
+        self,
+        audio: DecodedAudio,
+        regions: list[Any],
+        transcript: Transcript,
+        request: TranscribeRequest,
+    ) -> Transcript:
+        """Give every word its voice, the officer's voice its role by the enrolled voice, and
+        (without one) propose roles by who asked the questions."""
+        found = diarise(
+            audio.samples,
+            regions,
+            transcript,
+            self.speaker_encoder,
+            options=request.diarisation,
+            officer_voice=request.officer_voice,
+        )
+        return propose_roles(found.transcript)
 
     def draft(
         self, transcript: Transcript, *, template: Template, statement_date: date
