@@ -1,11 +1,13 @@
 """The ``voice-statement`` command line and the FastAPI application (``create_app``).
 
-    voice-statement transcribe AUDIO [--template T] [--statement-date D] [--json | --format F]
+    voice-statement transcribe AUDIO [--template T] [--statement-date D] [--speakers N|auto]
+                                     [--officer NAME] [--json | --format F]
     voice-statement extract --text-file F [--template T] [--statement-date D] [--json]
     voice-statement evaluate GOLD_DIR [--from-audio] [--out DIR] [--verbose] [--min-f1 X]
     voice-statement models [--json]
     voice-statement serve [--host H] [--port P]
     voice-statement worker [--concurrency N]
+    voice-statement users add|list|revoke|token|password|enrol NAME AUDIO|unenrol NAME
 
 Bad input gets one line on stderr naming the problem and exit code 2.
 """
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from models import Statement
+    from transcription.diarisation import DiarisationOptions
     from transcription.engines import ProgressCallback
     from workflow.pipeline import StatementPipeline
     from workflow.settings import Settings
@@ -44,6 +47,18 @@ def _language(text: str) -> str | None:
     return None if text == "auto" else text
 
 
+def _speakers(text: str) -> DiarisationOptions:
+    from transcription.diarisation import MAX_SPEAKERS, DiarisationOptions
+
+    if text == "auto":
+        return DiarisationOptions(speakers=None)
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_SPEAKERS:
+        raise argparse.ArgumentTypeError(
+            f"speakers must be a number from 1 to {MAX_SPEAKERS}, or auto: got {text!r}"
+        )
+    return DiarisationOptions(speakers=int(text))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voice-statement",
@@ -54,9 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     def statement_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--template",
-            choices=["mg11", "missing_person"],
+            choices=["mg11", "missing_person", "interview_record"],
             default="mg11",
-            help="statement template (default mg11, the witness statement)",
+            help="statement template (default mg11, the witness statement; interview_record: "
+            "the whole recording as a timed, speaker-labelled transcript)",
         )
         p.add_argument(
             "--statement-date",
@@ -117,6 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="a name or place already known on the job, spelled as it should be written "
         "(repeatable); put first in Whisper's prompt",
     )
+    t.add_argument(
+        "--speakers",
+        type=_speakers,
+        default=None,
+        metavar="N|auto",
+        help="tell the voices apart (a question-and-answer recording): 2 for the officer and "
+        "the witness, a number up to 6, or auto to count them; each word gets its speaker",
+    )
+    t.add_argument(
+        "--officer",
+        default=None,
+        metavar="NAME",
+        help="the account whose enrolled voice is the officer's in this recording (from the "
+        "service database, as `users` uses; with --speakers)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     out = t.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the statement JSON on stdout")
@@ -170,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--pins", action="store_true", help="print the SHA-256 pins of the configured weights"
     )
 
-    u = commands.add_parser("users", help="local accounts: add, list, revoke, token, password")
+    u = commands.add_parser(
+        "users", help="local accounts: add, list, revoke, token, password, enrol, unenrol"
+    )
     users = u.add_subparsers(dest="users_command", required=True)
     ua = users.add_parser("add", help="create an account and print its API token (once)")
     ua.add_argument("name")
@@ -189,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     ut.add_argument("name")
     up = users.add_parser("password", help="set the web sign-in password (read from stdin)")
     up.add_argument("name")
+    ue = users.add_parser(
+        "enrol",
+        help="enrol an officer's voice from a short sample of them reading (only the voice "
+        "print is kept, never the audio)",
+    )
+    ue.add_argument("name")
+    ue.add_argument("audio", type=Path, metavar="AUDIO", help="3 s of speech to 2 minutes")
+    uu = users.add_parser("unenrol", help="forget an officer's enrolled voice")
+    uu.add_argument("name")
 
     a = commands.add_parser("audit", help="the audit log")
     audit_commands = a.add_subparsers(dest="audit_command", required=True)
@@ -238,7 +280,17 @@ def create_app(
 
     from fastapi import FastAPI
 
-    from api import admin, auth, governance, health, openai_compat, pages, statements, uploads
+    from api import (
+        admin,
+        auth,
+        governance,
+        health,
+        openai_compat,
+        pages,
+        statements,
+        uploads,
+        voice,
+    )
     from api.errors import install_error_handlers
     from api.security_headers import install_security
     from security.ratelimit import RateLimiter
@@ -282,6 +334,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(statements.router)
     app.include_router(uploads.router)
+    app.include_router(voice.router)
     app.include_router(openai_compat.router)
     app.include_router(admin.router)
     app.include_router(governance.router)
@@ -412,12 +465,26 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from workflow.pipeline import StatementPipeline, TranscribeRequest
     from workflow.render import render_srt, render_txt, render_vtt
 
+    officer_voice = None
+    if args.officer is not None:
+        if args.speakers is None:
+            print(
+                "voice-statement: error: --officer says whose voice is the officer's among "
+                "several: give --speakers too (2 for the officer and the witness)",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        officer_voice = _enrolled_voice(args.officer)
+        if officer_voice is None:
+            return EXIT_BAD_INPUT
     pipeline = StatementPipeline(_settings(args))
     request = TranscribeRequest(
         language=args.language,
         task=args.task,
         use_vad=not args.no_vad,
         known_terms=tuple(" ".join(t.split()) for t in args.known if t.strip()),
+        diarisation=args.speakers,
+        officer_voice=officer_voice,
     )
     transcript = pipeline.transcribe(args.audio, request, on_decoded=_progress_printer(args.quiet))
     if args.format:
@@ -431,6 +498,21 @@ def run_transcribe(args: argparse.Namespace) -> int:
     )
     _print_statement(statement, as_json=args.json)
     return 0
+
+
+def _enrolled_voice(name: str) -> Any:
+    """The enrolled voice of account ``name`` from the service database, or None (the reason
+    printed) when the account does not exist or has none."""
+    from workflow.voices import Account, VoiceError, enrolled_voice
+
+    services = _open_services()
+    try:
+        return enrolled_voice(services.database, Account.named(name))
+    except VoiceError as exc:
+        print(f"voice-statement: error: {exc.message}", file=sys.stderr)
+        return None
+    finally:
+        services.close()
 
 
 def run_extract(args: argparse.Namespace) -> int:
@@ -530,6 +612,8 @@ def run_users(args: argparse.Namespace) -> int:
     services = _open_services()
     actor = _cli_admin()
     command = args.users_command
+    if command in ("enrol", "unenrol"):
+        return _run_voice(services, actor, args)
     try:
         with services.database.session() as session:
             if command == "list":
@@ -564,6 +648,34 @@ def run_users(args: argparse.Namespace) -> int:
         print("the token is shown once: give it to its holder now", file=sys.stderr)
     else:
         print(f"{args.name}: {command} done", file=sys.stderr)
+    return 0
+
+
+def _run_voice(services: Any, actor: Any, args: argparse.Namespace) -> int:
+    """``users enrol NAME AUDIO`` and ``users unenrol NAME``."""
+    from security.accounts import normalise_name
+    from workflow.voices import Account, VoiceError, VoiceService
+
+    voices = VoiceService(
+        services.database, services.pipeline, temp_dir=services.settings.data_dir / "tmp"
+    )
+    try:
+        if args.users_command == "enrol":
+            status = voices.enrol_file(Account.named(args.name), args.audio, actor=actor)
+            print(
+                f"{status.user}: voice enrolled ({status.speech_s:.1f} s of speech, "
+                f"{status.encoder}); the sample was not kept",
+                file=sys.stderr,
+            )
+        elif voices.remove(Account.named(args.name), actor=actor):
+            print(f"{normalise_name(args.name)}: enrolled voice removed", file=sys.stderr)
+        else:
+            print(f"{normalise_name(args.name)}: no enrolled voice to remove", file=sys.stderr)
+    except VoiceError as exc:
+        print(f"voice-statement: error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        services.close()
     return 0
 
 

@@ -44,6 +44,7 @@ from api.schemas import (
 from models import Principal, Template
 from models.tables import StatementRecord, StatementStatus
 from transcription.audio import AudioError, probe_duration
+from transcription.diarisation import MAX_SPEAKERS
 from workflow import access, events
 from workflow.access import AccessDenied, Permission
 from workflow.audio_store import AudioNotFound, AudioStoreFull, StoredAudio, UploadTooLarge
@@ -63,6 +64,7 @@ from workflow.statements import (
     export_json,
     version_json,
 )
+from workflow.voices import SPEAKERS_PATTERN, VoiceError, parse_speakers
 
 # Every answer a statement route may give besides its success, in the service's error envelope
 # (declared so that clients, and the schema probe in tests/reliability, can rely on them).
@@ -210,8 +212,9 @@ def recording_content_type(content_type: str | None) -> str | None:
     return content_type or None
 
 
-RECORDING_ROUTES = frozenset({"/api/v1/statements"})
-"""The routes taking a whole recording in one multipart request."""
+RECORDING_ROUTES = frozenset({("POST", "/api/v1/statements"), ("PUT", "/api/v1/me/voice")})
+"""The routes taking a whole recording in one multipart request (method, path): a statement's,
+and an officer's voice sample (which its route limits further)."""
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 """What a multipart request may carry beyond the recording itself: boundaries, part headers
 (a long filename) and the small form fields."""
@@ -235,10 +238,8 @@ class RecordingBodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "POST"
-            or scope.get("path") not in RECORDING_ROUTES
+        if scope["type"] != "http" or (scope.get("method"), scope.get("path")) not in (
+            RECORDING_ROUTES
         ):
             await self.app(scope, receive, send)
             return
@@ -332,9 +333,11 @@ def register_recording(
     statement_date: date,
     filename: str | None,
     content_type: str | None,
+    speakers: str | None = None,
 ) -> dict[str, Any]:
     """Make a statement of a recording already in the store, owned by ``user``, and queue its
     drafting: the one way every upload (single request or resumable) becomes a statement.
+    ``speakers``: how many voices it holds (already checked; None for one).
     Refuses what is not a usable recording (422); on any failure the recording is deleted from
     the store (no statement, no orphaned audio). Returns the ``StatementCreated`` body."""
     store = runtime.services.audio_store
@@ -348,6 +351,7 @@ def register_recording(
             filename=filename,
             content_type=content_type,
             duration_s=duration,
+            speakers=speakers,
         )
     except BaseException:
         store.delete(stored.key)  # nothing half-written: no statement, no orphaned audio
@@ -361,6 +365,24 @@ def register_recording(
         "url": f"/api/v1/statements/{record.id}",
         "events_url": f"/api/v1/statements/{record.id}/events",
     }
+
+
+SPEAKERS_FIELD: dict[str, Any] = {
+    "pattern": SPEAKERS_PATTERN,
+    "description": "how many voices the recording holds, when more than one: 2 (the officer "
+    f"and the witness) up to {MAX_SPEAKERS}, or auto to count them; absent for a dictation",
+    "examples": ["2"],
+}
+"""The ``speakers`` field of a single upload's form and of a resumable upload's declaration."""
+
+
+def speakers_choice(speakers: str | None) -> str | None:
+    """``speakers`` as kept with the recording; 422 ``invalid_request`` for a bad value (the
+    field's pattern refuses it first; this is its one definition in ``workflow.voices``)."""
+    try:
+        return parse_speakers(speakers)
+    except VoiceError as exc:
+        raise ApiError(422, "invalid_request", f"speakers: {exc.message}") from exc
 
 
 @router.post(
@@ -381,10 +403,13 @@ def create_statement(
     statement_date: Annotated[
         date | None, Form(description="the day the statement is taken (default today)")
     ] = None,
+    speakers: Annotated[str | None, Form(**SPEAKERS_FIELD)] = None,
 ) -> dict[str, Any]:
     """Receive a recording: keep it byte for byte, return its SHA-256, draft it in the
     background. Watch ``events_url`` for progress. (A phone on a poor signal sends it in
-    pieces instead: ``/api/v1/uploads``.)"""
+    pieces instead: ``/api/v1/uploads``.) A conversation (the officer asking, the witness
+    answering) is sent with ``speakers``: its voices are told apart and the officer's
+    questions kept out of the statement."""
     check_upload_rate(request, user)
     stored = save_recording(services, audio.file)
     return register_recording(
@@ -395,6 +420,7 @@ def create_statement(
         statement_date=statement_date or date.today(),
         filename=recording_filename(audio.filename),
         content_type=recording_content_type(audio.content_type),
+        speakers=speakers_choice(speakers),
     )
 
 

@@ -1,7 +1,7 @@
 """The resumable upload API: a recording sent in pieces from a phone on a poor signal.
 
     POST /api/v1/uploads            declare it: {template, statement_date, size, sha256,
-                                    filename, content_type} → 201 {id, offset: 0, ...}
+                                    filename, content_type, speakers} → 201 {id, offset: 0, ...}
     GET  /api/v1/uploads/{id}       where it has got to: {id, offset, size, complete, statement}
     PUT  /api/v1/uploads/{id}?offset=N   the next piece (raw bytes, at most 1 MiB)
 
@@ -30,6 +30,7 @@ from api.errors import ApiError
 from api.schemas import StatementCreated, error_responses
 from api.statements import (
     LARGEST_POSITION,
+    SPEAKERS_FIELD,
     Creator,
     check_upload_rate,
     get_runtime,
@@ -37,6 +38,7 @@ from api.statements import (
     recording_filename,
     register_recording,
     save_recording,
+    speakers_choice,
 )
 from models import Principal, Template
 from workflow.runtime import Runtime
@@ -72,6 +74,12 @@ class UploadStart(BaseModel):
     # odd name never refuses a recording; only an absurd one is.
     filename: str | None = Field(default=None, max_length=4096)
     content_type: str | None = Field(default=None, max_length=1000)
+    speakers: str | None = Field(
+        default=None,
+        pattern=SPEAKERS_FIELD["pattern"],
+        description=SPEAKERS_FIELD["description"],
+        examples=SPEAKERS_FIELD["examples"],
+    )
 
 
 class UploadPublic(BaseModel):
@@ -147,6 +155,7 @@ def start_upload(
         sha256=body.sha256,
         filename=recording_filename(body.filename),
         content_type=recording_content_type(body.content_type),
+        speakers=speakers_choice(body.speakers),
     )
     response.headers["Location"] = f"/api/v1/uploads/{state.id}"
     response.headers[OFFSET_HEADER] = str(state.offset)
@@ -286,6 +295,7 @@ def _assemble(
         statement_date=assembly.statement_date,
         filename=assembly.filename,
         content_type=assembly.content_type,
+        speakers=assembly.speakers,
     )
     uploads.finish(assembly, created["id"])
     return created

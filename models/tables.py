@@ -211,6 +211,9 @@ class StatementRecord(Base):
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_content_type: Mapped[str | None] = mapped_column(String(100))
     audio_duration_s: Mapped[float | None] = mapped_column(Float)
+    # How many voices the recording holds, as the officer said when sending it: None for one
+    # voice (a dictation), "2".."6", or "auto" to count them. Drafting tells them apart.
+    speakers: Mapped[str | None] = mapped_column(String(8))
 
     # The machine transcript (Transcript.to_dict), kept apart from every version of the text.
     transcript: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON("statements.transcript"))
@@ -349,6 +352,13 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+    # The officer's enrolled voice (``VoiceEmbedding.to_dict``: a voice print and the encoder
+    # that made it; never the sample's audio), to know which voice of a recording is theirs.
+    # Biometric data: sealed at rest like statement content.
+    voice_embedding: Mapped[dict[str, Any] | None] = mapped_column(
+        SealedJSON("users.voice_embedding")
+    )
+    voice_enrolled_at: Mapped[datetime | None] = mapped_column()
 
 
 class ApiToken(Base):
@@ -470,6 +480,7 @@ class UploadSession(Base):
     sha256: Mapped[str] = mapped_column(String(64))  # declared by the client, lowercase hex
     filename: Mapped[str | None] = mapped_column(String(255))
     content_type: Mapped[str | None] = mapped_column(String(100))
+    speakers: Mapped[str | None] = mapped_column(String(8))  # as ``StatementRecord.speakers``
     received: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The last piece's arrival: an upload untouched for long is abandoned (and expires).

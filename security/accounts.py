@@ -242,11 +242,14 @@ def get_user(session: Session, name: str) -> User:
 
 def revoke_user(session: Session, name: str) -> User:
     """Revoke an account: it, every token it holds and every session it has signed in are dead
-    from the next request on, in every process."""
+    from the next request on, in every process. Its enrolled voice print goes too: biometric
+    data is kept only while it serves the account it was given for."""
     user = _user(session, name)
     now = _now()
     if user.revoked_at is None:
         user.revoked_at = now
+    user.voice_embedding = None
+    user.voice_enrolled_at = None
     session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))

@@ -197,6 +197,41 @@ def test_missing_audio_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "nowhere.m4a" in err
 
 
+DIALOGUE = Path(__file__).parent / "fixtures" / "dialogues" / "d01.ogg"
+
+
+def test_speakers_label_every_turn_in_the_transcript_formats(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A question-and-answer recording with --speakers 2: every subtitle cue and text line is a
+    turn named by its voice's role (proposed by who asked the questions: no enrolment here)."""
+    code, vtt, _ = run(["transcribe", str(DIALOGUE), "--speakers", "2", "--format", "vtt"], capsys)
+    assert code == 0
+    cues = [line for line in vtt.splitlines() if line.startswith("<v ")]
+    assert len(cues) >= 20
+    assert {c.split(">", 1)[0] for c in cues} == {"<v Officer (proposed)", "<v Witness (proposed)"}
+    assert cues[0].startswith("<v Officer (proposed)>") and cues[0].endswith("?")
+    code, txt, _ = run(
+        ["transcribe", str(DIALOGUE), "--speakers", "auto", "--format", "txt"], capsys
+    )
+    assert code == 0
+    lines = txt.splitlines()
+    assert lines[0].startswith("Officer (proposed): ") and lines[1].startswith(
+        "Witness (proposed): "
+    )
+    assert "Thomas Edward Graham" in lines[1]
+
+
+@pytest.mark.parametrize("wrong", ["0", "7", "two", "-1"])
+def test_speakers_must_be_a_number_of_voices_or_auto(
+    wrong: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        app.main(["transcribe", str(DIALOGUE), "--speakers", wrong])
+    assert exited.value.code == 2
+    assert "speakers must be a number from 1 to 6, or auto" in capsys.readouterr().err
+
+
 def test_unknown_model_exits_2(jfk_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["transcribe", str(jfk_path), "--model", "enormous"], capsys)
     assert code == 2
@@ -314,6 +349,32 @@ def test_transcribe_works_with_networking_disabled(
     assert proc.returncode == 0, proc.stderr
     text = json.loads(proc.stdout)["transcript"]["text"]
     assert word_error_rate(jfk_reference, text) <= 0.10, text
+
+
+@pytest.mark.slow
+def test_two_voices_are_told_apart_with_networking_disabled(tmp_path: Path) -> None:
+    """The speaker encoder loads from its wheel and nothing reaches for the network."""
+    command = _offline_command(
+        [
+            "transcribe",
+            str(DIALOGUE),
+            "--json",
+            "--speakers",
+            "2",
+            "--statement-date",
+            "2026-03-14",
+        ],
+        tmp_path,
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "offline-site"), HF_HUB_OFFLINE="0")
+    proc = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    statement = json.loads(proc.stdout)
+    assert {s["id"] for s in statement["transcript"]["speakers"]} == {"S1", "S2"}
+    assert all("speaker" in w for s in statement["transcript"]["segments"] for w in s["words"])
+    assert statement["exchanges"] and "?" not in statement["narrative"]
 
 
 def _evaluation_gold(directory: Path) -> Path:

@@ -18,8 +18,10 @@ from security.audit import AuditAction
 from transcription.errors import TranscriptionError
 from workflow import delivery, events
 from workflow.jobs import Claim, LeaseKeeper, LeaseLost
+from workflow.pipeline import TranscribeRequest
 from workflow.services import Services
 from workflow.statements import StatementService
+from workflow.voices import diarisation_options, officer_voice_for
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def _draft(services: Services, service: StatementService, claim: Claim) -> None:
         record = service.get(session, claim.statement_id)
         template, statement_date = Template(record.template), record.statement_date
         audio_key = record.audio_key
+        speakers, owner_id = record.speakers, record.officer_id
         if record.status == StatementStatus.RECEIVED:
             record.status = StatementStatus.TRANSCRIBING
         events.emit(session, record.id, "decoding", attempt=claim.attempt)
@@ -71,7 +74,10 @@ def _draft(services: Services, service: StatementService, claim: Claim) -> None:
     try:
         with services.audio_store.local_copy(audio_key) as path, services.pipeline_lock:
             transcript = pipeline.transcribe(
-                path, on_decoded=progress.on_decoded, on_speech=progress.on_speech
+                path,
+                _transcribe_request(services, speakers, owner_id),
+                on_decoded=progress.on_decoded,
+                on_speech=progress.on_speech,
             )
     except TranscriptionError as exc:
         code = getattr(exc, "code", "transcription_failed")
@@ -150,6 +156,19 @@ def _draft(services: Services, service: StatementService, claim: Claim) -> None:
                     "safeguarding_flags": len(safeguarding),  # their reasons are content
                 },
             )
+
+
+def _transcribe_request(
+    services: Services, speakers: str | None, owner_id: str | None
+) -> TranscribeRequest:
+    """One voice (a dictation) unless the recording was sent as several; then the voices are
+    told apart, and the owning officer's enrolled voice, if any, says which is theirs."""
+    diarisation = diarisation_options(speakers)
+    if diarisation is None:
+        return TranscribeRequest()
+    encoder_sha256 = services.pipeline.speaker_encoder.sha256
+    officer_voice = officer_voice_for(services.database, owner_id, encoder_sha256=encoder_sha256)
+    return TranscribeRequest(diarisation=diarisation, officer_voice=officer_voice)
 
 
 def _machine_author(transcript: Transcript) -> str:

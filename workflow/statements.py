@@ -157,9 +157,11 @@ class StatementService:
         filename: str | None,
         content_type: str | None,
         duration_s: float | None,
+        speakers: str | None = None,
     ) -> tuple[StatementRecord, Job]:
         """Record a received recording, owned by ``actor``, and queue its drafting, in one
-        transaction."""
+        transaction. ``speakers``: how many voices it holds ("2".."6" or "auto"; None for one,
+        a dictation), checked by ``workflow.voices.parse_speakers``."""
         access.require(actor, Permission.CREATE)
         with self.database.session() as session:
             record = StatementRecord(
@@ -176,6 +178,7 @@ class StatementService:
                 audio_filename=filename,
                 audio_content_type=content_type,
                 audio_duration_s=duration_s,
+                speakers=speakers,
                 current_version=0,
             )
             session.add(record)
@@ -192,6 +195,7 @@ class StatementService:
                     "audio_sha256": audio.sha256,
                     "audio_bytes": audio.size,
                     "template": template.value,
+                    **({"speakers": speakers} if speakers else {}),
                 },
             )
         return record, job

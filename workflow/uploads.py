@@ -128,6 +128,7 @@ class Assembly:
     filename: str | None
     content_type: str | None
     previous_audio_key: str | None
+    speakers: str | None = None
 
 
 class ChunkReader(io.RawIOBase):
@@ -227,9 +228,11 @@ class UploadService:
         sha256: str,
         filename: str | None,
         content_type: str | None,
+        speakers: str | None = None,
     ) -> UploadState:
         """Declare a recording about to be sent in pieces. The caller checks ``size`` against
-        the upload limit; ``sha256`` is the hex SHA-256 of the whole recording."""
+        the upload limit; ``sha256`` is the hex SHA-256 of the whole recording; ``speakers``
+        how many voices it holds (as ``StatementService.create``), kept for its statement."""
         access.require(actor, Permission.CREATE)
         if size < 1:
             raise ValueError("an upload has at least one byte")
@@ -245,6 +248,7 @@ class UploadService:
             sha256=sha256.lower(),
             filename=filename,
             content_type=content_type,
+            speakers=speakers,
             received=0,
             created_at=now,
             updated_at=now,
@@ -368,6 +372,7 @@ class UploadService:
                 filename=row.filename,
                 content_type=row.content_type,
                 previous_audio_key=row.audio_key,
+                speakers=row.speakers,
             )
 
     def reader(self, assembly: Assembly) -> ChunkReader:

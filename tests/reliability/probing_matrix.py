@@ -89,6 +89,12 @@ MATRIX: dict[str, Row] = {
     "POST /api/v1/uploads": Row("api", "201", "403", "403", "403", "401"),
     "GET /api/v1/uploads/{upload_id}": Row("api", "200 404", "403", "403", "403", "401"),
     "PUT /api/v1/uploads/{upload_id}": Row("api", "200 404", "403", "403", "403", "401"),
+    # --- the caller's own enrolled voice ---------------------------------------------------------
+    # enrolling: officers only; the probe sends no multipart form, refused past the role check
+    "PUT /api/v1/me/voice": Row("api", "415", "403", "403", "403", "401"),
+    # seeing and removing one's own: anyone signed in (none enrolled: nothing to remove)
+    "GET /api/v1/me/voice": Row("api", "200", "200", "200", "200", "401"),
+    "DELETE /api/v1/me/voice": Row("api", "204", "204", "204", "204", "401"),
     # officers only; the probe sends a file that is not audio: refused past the role check
     "POST /v1/audio/transcriptions": Row("api", "400", "403", "403", "403", "401"),
     # --- administration (administrators only) -------------------------------------------------

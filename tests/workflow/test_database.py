@@ -21,7 +21,7 @@ def test_migrations_create_every_table_and_are_idempotent(database: Database) ->
     assert set(inspect(database.engine).get_table_names()) >= TABLES
     database.migrate()  # a second start-up changes nothing
     with database.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_ping_reaches_the_database(database: Database) -> None:
