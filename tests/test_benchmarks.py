@@ -99,3 +99,39 @@ def test_pipeline_benchmark_quick(tmp_path: Path, shared: Path) -> None:
     assert row["words"] > 0
     assert row["cli"]["words"] > 0
     assert "| 10 s |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_diarisation_benchmark_quick(tmp_path: Path) -> None:
+    """One dialogue through the two-voice benchmark: attribution, DER, roles, fields, time."""
+    out = tmp_path / "diarisation.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.diarisation",
+            "--only",
+            "d01",
+            "--repeat",
+            "1",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,  # a hang, not slowness: speed is measured by the benchmark itself
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    summary, (d01,) = result["summary"], result["dialogues"]
+    assert result["machine"]["cores"] >= 1
+    assert d01["id"] == "d01" and d01["voices_found"] == 2
+    assert d01["words"] > 100 and 0.0 <= d01["word_attribution"] <= 1.0
+    assert 0.0 <= d01["der"] <= d01["der_no_collar"]
+    assert d01["officer_identified_enrolled"] is True
+    assert d01["questions_in_narrative"] == []
+    assert d01["transcribe_s"] > 0 and d01["diarise_s"] > 0
+    for scored in (summary["fields_dialogue"], summary["fields_monologue"]):
+        assert 0.0 < scored["f1"] <= 1.0
+    assert "| d01 | mg11 |" in proc.stdout
