@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -56,14 +56,21 @@ def transcribe_audio(
         position += region.end - region.start
         seams.append(position / SAMPLE_RATE)
     run = engine.transcribe(timeline.audio, decoding, progress=progress, seams=seams)
-    segments = tuple(
-        _to_original_time(segment, timeline)
-        for segment in run.segments
-        if segment.text and not is_hallucination(segment, decoding.log_prob_threshold)
-    )
+    language, heard = run.language, _kept(run.segments, decoding)
+    if decoding.initial_prompt and _longest_unheard_s(heard, timeline) > SKIPPED_SPEECH_S:
+        # Whisper skipped a stretch of speech. With a long vocabulary prompt tiny.en has been
+        # seen to begin a window 20 s in and lose what came before (a witness's name and
+        # address): decode again without the prompt, and keep whichever hears more.
+        retry = engine.transcribe(
+            timeline.audio, replace(decoding, initial_prompt=None), seams=seams
+        )
+        again = _kept(retry.segments, decoding)
+        if _longest_unheard_s(again, timeline) < _longest_unheard_s(heard, timeline):
+            language, heard = retry.language, again
+    segments = tuple(_to_original_time(segment, timeline) for segment in heard)
     return Transcript(
         text=" ".join(s.text for s in segments),
-        language=run.language,
+        language=language,
         duration_s=duration,
         segments=segments,
         task=decoding.task,
@@ -71,6 +78,30 @@ def transcribe_audio(
         model=engine.info,
         speech_s=timeline.speech_s,
     )
+
+
+# Seconds of detected speech with no word heard in them, past which the transcription is taken
+# to have skipped speech (the VAD keeps pauses inside speech under 2 s).
+SKIPPED_SPEECH_S = 8.0
+
+
+def _kept(segments: Iterable[Segment], decoding: DecodingOptions) -> list[Segment]:
+    return [
+        segment
+        for segment in segments
+        if segment.text and not is_hallucination(segment, decoding.log_prob_threshold)
+    ]
+
+
+def _longest_unheard_s(segments: list[Segment], timeline: SpeechTimeline) -> float:
+    """The longest stretch of the joined speech with no word in it: before the first word,
+    between two words, or after the last (seconds in the joined audio)."""
+    edges = [0.0]
+    for segment in segments:
+        for word in segment.words or ():
+            edges += [word.start, word.end]
+    edges.append(timeline.speech_s)
+    return max((b - a for a, b in zip(edges[::2], edges[1::2], strict=True)), default=0.0)
 
 
 def speech_regions(samples: np.ndarray, vad: VadOptions | None) -> list[SpeechRegion]:

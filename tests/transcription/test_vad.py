@@ -52,7 +52,7 @@ def test_vocabulary_prompt_keeps_whole_terms_within_the_limit(tmp_path: Path) ->
     custom = tmp_path / "words.txt"
     custom.write_text("# comment\nAlston\n\nAlston\nHaltwhistle  # trailing comment\n")
     assert load_vocabulary(custom) == ["Alston", "Haltwhistle"]
-    assert build_prompt(["Alston", "Haltwhistle"], max_chars=10) == "Alston"
-    # no full stop at the end: with one, Whisper skipped the first 20 s of a recording
-    assert not prompt.endswith(".")
+    assert build_prompt(["Alston", "Haltwhistle"], max_chars=10) == "Alston:"
+    # a colon at the end: with a full stop, Whisper skipped the first 20 s of a recording
+    assert prompt.endswith(":")
     assert build_prompt([]) is None

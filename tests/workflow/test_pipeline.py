@@ -71,9 +71,9 @@ def test_names_known_on_the_job_lead_the_prompt(tmp_path: Path) -> None:
     vocabulary = tmp_path / "vocabulary.txt"
     vocabulary.write_text("Penrith\nKeswick\nAnna Nowicki\n", encoding="utf-8")
     pipeline = StatementPipeline(Settings(vocabulary_file=vocabulary, data_dir=tmp_path))
-    # (no full stop at the end: see transcription.vocabulary.build_prompt)
-    assert pipeline.prompt_with(()) == "Penrith, Keswick, Anna Nowicki"
+    # (a colon at the end, not a full stop: see transcription.vocabulary.build_prompt)
+    assert pipeline.prompt_with(()) == "Penrith, Keswick, Anna Nowicki:"
     # the job's own names first (a long vocabulary is cut at its end, never they), once each
     assert pipeline.prompt_with(("Anna Nowicki", "Ross Tinnion")) == (
-        "Anna Nowicki, Ross Tinnion, Penrith, Keswick"
+        "Anna Nowicki, Ross Tinnion, Penrith, Keswick:"
     )
