@@ -34,7 +34,7 @@ from transcription.engines import DecodingOptions, Engine, ProgressCallback, loa
 from transcription.files import sha256_file
 from transcription.provisioning import BUNDLED, MODEL_PIN_SETTING, OFFICIAL_NAMES, ModelStore
 from transcription.transcribe import speech_regions, transcribe_audio
-from transcription.vad import VadOptions
+from transcription.vad import SpeechRegion, VadOptions
 from transcription.vocabulary import build_prompt, load_vocabulary
 from workflow.settings import Settings
 
@@ -149,7 +149,7 @@ class StatementPipeline:
     def diarise(
         self,
         audio: DecodedAudio,
-        regions: list[Any],
+        regions: list[SpeechRegion],
         transcript: Transcript,
         request: TranscribeRequest,
     ) -> Transcript:
